@@ -1,0 +1,60 @@
+# Empathy-QA toolkit. `make demo` and `make test` work on a fresh machine: they install first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+LS_VENV := .venv-ls
+TORCH_VERSION ?= 2.13.0
+LS_VERSION ?= 1.23.2
+LS_PORT ?= 8085
+
+.PHONY: install install-ls demo test lint format bench label-studio label-studio-stop sample-site clean
+
+install: $(VENV)/.installed
+
+# torch first, pinned: a CPU build of it lies on this kind of machine's disk; an unpinned torch
+# (or one pulled in by trl) would fetch a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "torch==$(TORCH_VERSION)"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+# Label Studio pins openai<2 and pyarrow<25, so it lives in its own environment.
+install-ls: $(LS_VENV)/.installed
+
+$(LS_VENV)/.installed:
+	test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LS_VENV)/bin/python -m pip install -q "label-studio==$(LS_VERSION)"
+	touch $@
+
+demo: install
+	$(PY) -m empathyqa.demo
+
+test: install install-ls
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: install
+	for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+label-studio: install install-ls
+	$(PY) -m annotation.ls_server start --port $(LS_PORT)
+
+label-studio-stop: install
+	$(PY) -m annotation.ls_server stop
+
+sample-site: install
+	$(PY) -m crawlers.sample_site --port 8070
+
+clean:
+	rm -rf data runs .pytest_cache .ruff_cache

@@ -1,0 +1,31 @@
+"""Progress bars and end-of-run summaries shared by the long-running stages."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, TypeVar
+
+from tqdm.auto import tqdm
+
+T = TypeVar("T")
+
+
+def progress(items: Iterable[T], desc: str, total: int | None = None, unit: str = "rec") -> Iterator[T]:
+    """tqdm on stderr; quiet when stderr is not a terminal unless EMPATHYQA_PROGRESS=1."""
+    disable = not (sys.stderr.isatty() or os.environ.get("EMPATHYQA_PROGRESS") == "1")
+    yield from tqdm(items, desc=desc, total=total, unit=unit, disable=disable, dynamic_ncols=True)
+
+
+def print_summary(title: str, rows: Mapping[str, Any], file=None) -> None:
+    """A small aligned table: counts in, out, dropped and why."""
+    file = file or sys.stderr
+    width = max((len(k) for k in rows), default=0)
+    print(f"== {title} ==", file=file)
+    for key, value in rows.items():
+        if isinstance(value, float):
+            value = f"{value:,.2f}"
+        elif isinstance(value, int):
+            value = f"{value:,}"
+        print(f"  {key.ljust(width)}  {value}", file=file)
