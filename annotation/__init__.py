@@ -1,0 +1,1 @@
+"""CoE drafting by an LLM and human review in Label Studio."""

@@ -1,0 +1,1 @@
+"""The Scrapy project: spiders for Yixinli and Douban, plus the bundled sample site."""

@@ -1,0 +1,1 @@
+"""SFT, reward model, GRPO and evaluation on the Empathy-QA release (TRL)."""
