@@ -274,9 +274,11 @@ RELEASE_ROW = pa.schema(
         ("review", pa.struct([("ratings", pa.list_(pa.int64())), ("agreement", pa.float64())])),
         ("prompt", pa.string()),
         ("completion", pa.string()),
-        ("risk_flags", pa.list_(pa.string())),
+        ("risk_flags", pa.list_(pa.string())),  # "{category}:{level}" for the question and this answer
+        ("dup_group", pa.string()),  # questions linked by a shared dup_cluster; never split apart
     ]
 )
+RELEASE_SPLITS = ("train", "validation", "test")
 
 
 def pair_id(question_id: str, answer_id: str) -> str:
