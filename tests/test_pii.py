@@ -1,0 +1,100 @@
+"""curation.pii: planted identifiers in every spelling are found; look-alike numbers stay."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from _curation_helpers import look_alikes, planted_identifiers
+
+from curation.pii import PLACEHOLDER_RE, find, id_check_digit, luhn_ok, scrub, valid_id_card
+
+
+def test_recall_on_planted_identifiers_is_at_least_99_percent_per_kind():
+    total, missed = Counter(), Counter()
+    for text, kind, value in planted_identifiers(2400, seed=3):
+        result = scrub(text)
+        total[kind] += 1
+        if value in result.text or not any(hit.kind == kind for hit in result.found):
+            missed[kind] += 1
+    for kind in total:
+        assert 1 - missed[kind] / total[kind] >= 0.99, (kind, missed[kind], total[kind])
+
+
+def test_look_alike_numbers_stay_intact():
+    damaged = Counter()
+    cases = look_alikes(2100, seed=5)
+    for text, category in cases:
+        result = scrub(text)
+        if result.text != text:
+            damaged[category] += 1
+    assert 1 - sum(damaged.values()) / len(cases) >= 0.98, damaged
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("电话138 1234 5678", "PHONE"),
+        ("打+86-139-1234-5678", "PHONE"),
+        ("(+86)15012345678", "PHONE"),
+        ("１３８１２３４５６７８找我", "PHONE"),
+        ("０１０－８８８８６６６６", "LANDLINE"),
+        ("(0755)23456789转801", "LANDLINE"),
+        ("0086 21 62345678", "LANDLINE"),
+        ("联系zhang.san@qq.com", "EMAIL"),
+        ("看https://example.com/a?b=1，", "URL"),
+        ("去xinli001.com看看", "URL"),
+        ("加我V信：happy_2023", "WECHAT"),
+        ("vx号 wxid_abc123", "WECHAT"),
+        ("扣扣 12345678", "QQ"),
+        ("企鹅号是987654321", "QQ"),
+    ],
+)
+def test_each_kind_and_spelling(text, kind):
+    hits = find(text)
+    assert [h.kind for h in hits] == [kind]
+    assert PLACEHOLDER_RE.search(scrub(text).text)
+
+
+def test_id_card_needs_valid_check_digit_and_birth_date():
+    body = "11010519491231002"
+    good = body + id_check_digit(body)
+    assert valid_id_card(good)
+    assert scrub(f"身份证{good}").text == "身份证<ID_CARD>"
+    bad = body + ("0" if good[-1] != "0" else "1")
+    assert not valid_id_card(bad)
+    assert scrub(f"身份证{bad}").text == f"身份证{bad}"
+    assert not valid_id_card("110105194913310021")  # month 13
+
+
+def test_bank_card_needs_luhn():
+    assert luhn_ok("4111111111111111")
+    assert scrub("卡号4111 1111 1111 1111").text == "卡号<BANK_CARD>"
+    assert scrub("卡号4111111111111112").text == "卡号4111111111111112"
+
+
+def test_order_numbers_are_not_cards_even_when_luhn_passes():
+    assert scrub("订单号4111111111111111已发货").found == []
+
+
+def test_spans_point_into_the_original_text_and_do_not_overlap():
+    text = "微信abc_12345，电话１３８-1234-5678，邮箱a@b.com"
+    hits = find(text)
+    assert [h.kind for h in hits] == ["WECHAT", "PHONE", "EMAIL"]
+    for hit in hits:
+        assert text[hit.start : hit.end] == hit.value
+    assert all(a.end <= b.start for a, b in zip(hits, hits[1:]))
+    assert scrub(text).counts() == {"WECHAT": 1, "PHONE": 1, "EMAIL": 1}
+
+
+def test_cue_words_are_needed_for_qq_and_wechat():
+    assert find("我听了12345678遍") == []
+    assert find("微信运动走了12000步，QQ音乐听歌") == []
+    assert find("hello_world123 is my name") == []
+
+
+def test_scrub_is_idempotent_and_handles_empty():
+    text = "电话13812345678，邮箱x@y.cn"
+    once = scrub(text).text
+    assert scrub(once).text == once
+    assert scrub("").text == "" and scrub("").found == []
