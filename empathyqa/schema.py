@@ -197,9 +197,9 @@ LAYERS_STRUCT = pa.struct([(name, pa.string()) for name in LAYERS])
 USAGE = pa.struct([("prompt_tokens", pa.int64()), ("completion_tokens", pa.int64())])
 REVIEW = pa.struct(
     [
-        ("annotators", pa.list_(pa.string())),
+        ("annotators", pa.list_(pa.string())),  # one entry per annotation, in annotation id order
         ("ratings", pa.list_(pa.int64())),
-        ("verdicts", pa.list_(pa.string())),
+        ("verdicts", pa.list_(pa.string())),  # accepted | edited | rejected | skipped, per annotation
         ("reject_reasons", pa.list_(pa.string())),
         ("comments", pa.list_(pa.string())),
         ("flags", pa.list_(pa.string())),  # pii_left, risk_content
@@ -207,6 +207,10 @@ REVIEW = pa.struct(
         ("edit_distance", pa.int64()),
         ("agreement", pa.float64()),  # verdict agreement on this task, null without overlap
         ("needs_adjudication", pa.bool_()),
+        ("task_id", pa.int64()),  # Label Studio task
+        ("annotation_ids", pa.list_(pa.int64())),
+        ("text_similarity", pa.float64()),  # mean pairwise similarity of the kept texts, null without overlap
+        ("resolution", pa.string()),  # none | single | majority | unanimous | ground_truth | tie
     ]
 )
 
