@@ -1,0 +1,459 @@
+"""The dataset card (README.md of a release), generated from the rows, the inputs and the curation report.
+
+Everything here is a function of its inputs, with no clock, so a rebuild gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from empathyqa.schema import LAYERS, RELEASE_SPLITS
+
+FIELD_DOCS = {
+    "id": "`{question_id}/{answer_id}`, unique in the release",
+    "question_id": "`{source}:{source_id}`; all answers of a question are in one split",
+    "answer_id": "the site's answer id",
+    "source": "the site the thread came from (spider name)",
+    "topic": "primary topic assigned by curation",
+    "subtopic": "sub-topic assigned by curation",
+    "title": "question title",
+    "question": "question text (normalised, PII replaced by typed placeholders such as `<PHONE>`)",
+    "answer": "answer text (normalised, PII replaced)",
+    "answer_role": "`counselor`, `user` or `unknown`",
+    "likes": "likes the answer had when crawled",
+    "coe": "struct `l1`..`l4`: the Chain-of-Empathy layers; null for a plain QA pair",
+    "coe_status": "`accepted` or `edited` (human-verified), `draft` (LLM only), null without a chain",
+    "review": "struct `ratings` (reviewers' 1-5 ratings), `agreement` (verdict agreement; null without overlap)",
+    "prompt": "the user turn as training sees it (`empathyqa.coe.build_prompt(title, question)`)",
+    "completion": "training target: `<empathy_think>` with `<L1>`..`<L4>`, then `<answer>`; null without a chain",
+    "risk_flags": "`category:level` risk flags of the question and this answer (e.g. `suicide:high`)",
+    "dup_group": "questions linked through a near-duplicate cluster; a group never spans two splits",
+}
+
+CITATION = """@article{yao2025empathyr1,
+  title   = {Empathy-R1: A Chain-of-Empathy and Reinforcement Learning Framework for Long-Form Mental Health Support},
+  author  = {Yao, Xianrong and She, Dong and Zhang, Chenxu and Zhang, Yimeng and Sun, Yueru and Ahmed, Noman and Gao, Yang and Jin, Zhanpeng},
+  journal = {arXiv preprint arXiv:2509.14851},
+  year    = {2025}
+}"""
+
+CRISIS_RESOURCES = (
+    "全国心理援助热线 400-161-9995 (national psychological assistance hotline, 24 h)",
+    "北京心理危机研究与干预中心 010-82951332 (Beijing Psychological Crisis Research and Intervention Center)",
+    "in an emergency: 120 (ambulance) or 110 (police)",
+)
+
+
+@dataclass
+class SourceInfo:
+    domain: str
+    questions: int = 0
+    first_crawl: str | None = None
+    last_crawl: str | None = None
+
+
+@dataclass
+class CardFacts:
+    version: str
+    rows: dict[str, list[dict[str, Any]]]  # split -> release rows
+    sources: dict[str, SourceInfo]
+    report: dict[str, Any] | None
+    tally: Mapping[str, int]
+    seed: int
+    fractions: Sequence[float]
+    include_drafts: bool
+    plain_qa: bool
+    checksums: str  # SHA256SUMS lines for the data files
+    notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- small helpers
+def _table(header: Sequence[str], body: Iterable[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def length_stats(lengths: list[int]) -> list[Any]:
+    """n, min, median, mean, p90, max (nearest-rank quantiles)."""
+    if not lengths:
+        return [0, "-", "-", "-", "-", "-"]
+    ordered = sorted(lengths)
+
+    def rank(q: float) -> int:
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+    mean = sum(ordered) / len(ordered)
+    return [len(ordered), ordered[0], rank(0.5), f"{mean:.1f}", rank(0.9), ordered[-1]]
+
+
+def _all_rows(facts: CardFacts) -> list[dict[str, Any]]:
+    return [row for split in RELEASE_SPLITS for row in facts.rows.get(split, [])]
+
+
+def _questions(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {row["question_id"]: row for row in rows}
+
+
+def _status_counts(rows: Iterable[dict[str, Any]]) -> Counter:
+    return Counter(row["coe_status"] or "none (plain QA)" for row in rows)
+
+
+def size_category(n: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K")):
+        if n < limit:
+            return name
+    return "100K<n<1M" if n < 1_000_000 else "n>1M"
+
+
+# --------------------------------------------------------------------------- sections
+def _front_matter(facts: CardFacts) -> str:
+    splits = "\n".join(f"  - split: {s}\n    path: {s}.parquet" for s in RELEASE_SPLITS)
+    return f"""---
+pretty_name: Empathy-QA
+language:
+- zh
+license: other
+license_name: empathy-qa-research-only
+task_categories:
+- text-generation
+- question-answering
+tags:
+- mental-health
+- counseling
+- empathy
+- chain-of-empathy
+size_categories:
+- {size_category(len(_all_rows(facts)))}
+configs:
+- config_name: default
+  data_files:
+{splits}
+---"""
+
+
+def _sources_section(facts: CardFacts) -> str:
+    body = [
+        [name, info.domain, info.questions, info.first_crawl or "-", info.last_crawl or "-"]
+        for name, info in sorted(facts.sources.items())
+    ]
+    return "## Sources and crawl dates\n\n" + _table(
+        ["source", "site", "released questions", "first crawled (UTC)", "last crawled (UTC)"], body
+    )
+
+
+def _counts_section(facts: CardFacts) -> str:
+    body = []
+    totals = Counter()
+    for split in RELEASE_SPLITS:
+        rows = facts.rows.get(split, [])
+        counts = Counter(
+            questions=len(_questions(rows)),
+            answers=len(rows),
+            with_coe=sum(1 for r in rows if r["coe"] is not None),
+        )
+        totals.update(counts)
+        body.append(_count_row(split, counts))
+    body.append(_count_row("**total**", totals))
+    ratio = totals["answers"] / totals["questions"] if totals["questions"] else 0.0
+    return (
+        "## Counts\n\nOne row per (question, answer) pair.\n\n"
+        + _table(
+            ["split", "questions", "answers (rows)", "with CoE", "plain QA", "answers per question"], body
+        )
+        + f"\n\n{totals['questions']:,} questions and {totals['answers']:,} answers "
+        f"({ratio:.2f} answers per question)."
+    )
+
+
+def _count_row(name: str, counts: Counter) -> list[Any]:
+    per_question = f"{counts['answers'] / counts['questions']:.2f}" if counts["questions"] else "-"
+    plain = counts["answers"] - counts["with_coe"]
+    return [name, counts["questions"], counts["answers"], counts["with_coe"], plain, per_question]
+
+
+def _status_section(facts: CardFacts) -> str:
+    rows = _all_rows(facts)
+    counts = _status_counts(rows)
+    order = ["accepted", "edited", "draft", "none (plain QA)"]
+    body = [[s, counts[s], _pct(counts[s], len(rows))] for s in order if s in counts]
+    drafts = (
+        "Drafts (LLM only, not human-verified) are **included** in this release (`--include-drafts`)."
+        if facts.include_drafts
+        else "Only human-verified chains (accepted or edited) are released; drafts are held back."
+    )
+    return (
+        "## Chain-of-Empathy status\n\n"
+        + _table(["coe_status", "rows", "share"], body)
+        + f"\n\n{drafts} Chains rejected in review are never released (the pair is left out)."
+    )
+
+
+def _topic_section(facts: CardFacts) -> str:
+    questions = Counter()
+    answers = Counter()
+    per_split = {split: Counter() for split in RELEASE_SPLITS}
+    subtopics = set()
+    for split in RELEASE_SPLITS:
+        rows = facts.rows.get(split, [])
+        for row in _questions(rows).values():
+            questions[row["topic"] or "(none)"] += 1
+            per_split[split][row["topic"] or "(none)"] += 1
+        for row in rows:
+            answers[row["topic"] or "(none)"] += 1
+            if row["subtopic"]:
+                subtopics.add((row["topic"], row["subtopic"]))
+    total = sum(questions.values())
+    body = [
+        [topic, n, _pct(n, total), answers[topic], *(per_split[s][topic] for s in RELEASE_SPLITS)]
+        for topic, n in sorted(questions.items(), key=lambda item: (-item[1], item[0]))
+    ]
+    return f"## Topics\n\n{len(questions)} topics, {len(subtopics)} sub-topics.\n\n" + _table(
+        ["topic", "questions", "share", "answers", *(f"{s} q." for s in RELEASE_SPLITS)], body
+    )
+
+
+def _length_section(facts: CardFacts) -> str:
+    rows = _all_rows(facts)
+    texts = {
+        "question": [len(r["question"]) for r in _questions(rows).values()],
+        "answer": [len(r["answer"]) for r in rows],
+    }
+    for layer in LAYERS:
+        texts[layer.upper()] = [len(r["coe"][layer]) for r in rows if r["coe"] is not None]
+    body = [[name, *length_stats(lengths)] for name, lengths in texts.items()]
+    return "## Length statistics (characters)\n\n" + _table(
+        ["text", "n", "min", "median", "mean", "p90", "max"], body
+    )
+
+
+def _flatten_numbers(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Numeric leaves of a JSON object as (dotted path, value); big maps are summarised."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, (int, float)):
+        return [(prefix, value)]
+    if isinstance(value, Mapping):
+        numeric = [v for v in value.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if len(value) > 30 and len(numeric) == len(value):
+            return [(f"{prefix} ({len(value)} entries, total)", sum(numeric))]
+        out = []
+        for key, child in value.items():
+            out += _flatten_numbers(child, f"{prefix}.{key}" if prefix else str(key))
+        return out
+    return []
+
+
+def _report_section(facts: CardFacts) -> str:
+    head = "## Curation steps and what each removed\n\n"
+    report = facts.report
+    if report is None:
+        return head + (
+            "No curation report (`report.json` beside `curated.parquet`) was found when this release "
+            "was built, so the steps and their removals are not recorded here."
+        )
+    parts = []
+    steps = report.get("steps")
+    if isinstance(steps, list) and all(isinstance(s, Mapping) for s in steps):
+        body = []
+        for step in steps:
+            name = step.get("name") or step.get("step") or step.get("stage") or "?"
+            removed = step.get("removed", step.get("dropped", "-"))
+            if isinstance(removed, Mapping):
+                removed = sum(v for v in removed.values() if isinstance(v, (int, float)))
+            body.append([name, step.get("in", "-"), step.get("out", "-"), removed])
+        parts.append(_table(["step", "in", "out", "removed"], body))
+    rest = {k: v for k, v in report.items() if k != "steps"}
+    numbers = _flatten_numbers(rest)
+    if numbers:
+        parts.append(_table(["report entry", "value"], numbers[:80]))
+    if not parts:
+        parts.append("`report.json` was present but held no counts this card could show.")
+    return head + "From the curation report (`report.json`):\n\n" + "\n\n".join(parts)
+
+
+def _release_filter_section(facts: CardFacts) -> str:
+    body = [[key, value] for key, value in facts.tally.items()]
+    return "## What the release step kept and left out\n\n" + _table(["", "pairs"], body)
+
+
+def _review_section(facts: CardFacts) -> str:
+    rows = [r for r in _all_rows(facts) if r["review"] is not None]
+    agreements = [r["review"]["agreement"] for r in rows if r["review"]["agreement"] is not None]
+    ratings = [x for r in rows for x in (r["review"]["ratings"] or []) if x is not None]
+    lines = ["## Review"]
+    if not rows:
+        lines.append("No released row carries review data.")
+        return "\n\n".join(lines)
+    lines.append(f"{len(rows):,} released rows carry review data.")
+    if agreements:
+        mean = sum(agreements) / len(agreements)
+        lines.append(
+            f"Reviewer agreement on the {len(agreements):,} pairs reviewed by more than one person: "
+            f"mean {mean:.3f}, min {min(agreements):.3f}, max {max(agreements):.3f}."
+        )
+    else:
+        lines.append("No pair was reviewed by more than one person, so there is no agreement figure.")
+    if ratings:
+        counts = Counter(ratings)
+        spread = ", ".join(f"{k}: {counts[k]}" for k in sorted(counts))
+        lines.append(f"Ratings: {len(ratings):,} given, mean {sum(ratings) / len(ratings):.2f} ({spread}).")
+    return "\n\n".join(lines)
+
+
+def _risk_section(facts: CardFacts) -> str:
+    rows = _all_rows(facts)
+    flagged = [r for r in rows if r["risk_flags"]]
+    counts = Counter(flag for r in flagged for flag in r["risk_flags"])
+    text = (
+        f"## Risk content\n\n{len(flagged):,} of {len(rows):,} rows ({_pct(len(flagged), len(rows))}) carry "
+        "risk flags (self-harm, suicide, harm to others, …) from curation's lexicon; they are kept, flagged, "
+        "so that users can filter them or handle them with care."
+    )
+    if counts:
+        text += "\n\n" + _table(["flag", "rows"], sorted(counts.items(), key=lambda i: (-i[1], i[0])))
+    return text
+
+
+def _splits_section(facts: CardFacts) -> str:
+    shares = ", ".join(f"{s} {f:g}" for s, f in zip(RELEASE_SPLITS, facts.fractions))
+    return (
+        "## How the splits were made\n\n"
+        f"By question ({shares}; seed {facts.seed}): all answers of a question are in one split, and "
+        "questions linked through a near-duplicate cluster (question or answer `dup_cluster`) form one "
+        "`dup_group` that is never split. Groups are ordered by topic and a seeded hash and dealt to the "
+        "split furthest below its share, so every topic is cut in the same proportions. The same input "
+        "and seed give byte-identical files."
+    )
+
+
+def _fields_section() -> str:
+    return "## Fields\n\n" + _table(["field", "meaning"], [[f"`{k}`", v] for k, v in FIELD_DOCS.items()])
+
+
+def _load_section(facts: CardFacts) -> str:
+    return f"""## How to load it
+
+```python
+from datasets import load_dataset
+
+ds = load_dataset(
+    "parquet",
+    data_files={{s: f"datasets/empathy_qa/{facts.version}/{{s}}.parquet" for s in ("train", "validation", "test")}},
+)
+sft = ds["train"].filter(lambda row: row["completion"] is not None)  # rows with a Chain-of-Empathy
+print(sft[0]["prompt"], sft[0]["completion"])
+```
+
+```python
+import pandas as pd
+
+train = pd.read_parquet("datasets/empathy_qa/{facts.version}/train.parquet")
+train.groupby("topic").size()
+```
+
+`schema.json` lists the fields and their Arrow types; `SHA256SUMS` holds checksums
+(`sha256sum -c SHA256SUMS`); `python -m curation.release verify datasets/empathy_qa/{facts.version}`
+re-runs the release checks."""
+
+
+STATIC_SECTIONS = """## Licence and terms
+
+The texts are public posts and answers from Chinese online counseling Q&A communities (see Sources).
+Their copyright stays with their authors and the sites; they are redistributed here, pseudonymised,
+**for non-commercial research only**, under the sites' terms of use. Do not try to re-identify anyone,
+do not republish the texts outside research, and remove a record on request of its author or the site.
+The Chain-of-Empathy annotations come under the same research-only terms; the toolkit that built this
+release is Apache-2.0. Its crawler obeys robots.txt, crawls slowly and never evades anti-bot measures.
+
+## Intended use
+
+Research on empathetic, structured response generation for long counseling texts: supervised
+fine-tuning on `prompt` / `completion`, reward modelling with professional answers, evaluation of
+empathy and of the Chain-of-Empathy reasoning (L1 emotions and context, L2 causes and beliefs, L3 intent,
+L4 response strategy).
+
+## Out-of-scope use
+
+- **Not a substitute for professional care.** A model trained on this data is not a counselor, must not
+  be presented as one, and must not be deployed to people in distress without qualified human oversight.
+- Not for diagnosis, for profiling or re-identifying the people who wrote the posts, or for any decision
+  about an individual.
+- Answers are community and counselor posts, not vetted clinical guidance; LLM drafts may be wrong.
+
+If you or someone you know is in crisis, contact local emergency services or a crisis line. In mainland China:
+{crisis}
+
+## PII handling
+
+Curation replaced personal data in every text with typed placeholders (`<PHONE>`, `<EMAIL>`, `<ID_CARD>`,
+`<BANK_CARD>`, `<WECHAT>`, `<QQ>`, `<URL>`, …) and replaced askers' and answerers' names and ids with salted
+hashes, which this release drops altogether. On write and in `verify`, every Parquet text column (`title`,
+`question`, `answer`, `prompt`, `completion`, `coe.l1`..`coe.l4`) is scanned with `curation.pii`: a build
+leaves out any pair with a hit (counted above under "What the release step kept and left out") and `verify`
+fails a release that holds one. The scan covers the data files, not this card, which quotes hotline numbers
+on purpose.
+Report remaining personal data to the maintainers and it will be removed in the next version."""
+
+
+def render_card(facts: CardFacts) -> str:
+    crisis = "\n".join(f"- {line}" for line in CRISIS_RESOURCES)
+    total = len(_all_rows(facts))
+    intro = (
+        f"# Empathy-QA {facts.version}\n\n"
+        "Empathy-QA is a Chinese dataset of long counseling texts: long help-seeking posts and the long "
+        "answers written to them, each answer optionally paired with a four-layer **Chain-of-Empathy** (CoE) "
+        "rationale (L1 emotions and context, L2 causes and beliefs, L3 intent, L4 response strategy) that "
+        "leads to it. It follows Empathy-QA of the Empathy-R1 paper (arXiv 2509.14851) and was built with the "
+        f"Empathy-QA toolkit (`python -m curation.release`). This version holds {total:,} (question, answer) "
+        "rows."
+    )
+    notes = "\n".join(f"> {note}" for note in facts.notes)
+    sections = [
+        _front_matter(facts),
+        intro + ("\n\n" + notes if notes else ""),
+        _sources_section(facts),
+        _counts_section(facts),
+        _status_section(facts),
+        _topic_section(facts),
+        _length_section(facts),
+        _report_section(facts),
+        _release_filter_section(facts),
+        _review_section(facts),
+        _risk_section(facts),
+        _splits_section(facts),
+        _fields_section(),
+        STATIC_SECTIONS.format(crisis=crisis),
+        _load_section(facts),
+        "## Files\n\n```\n" + facts.checksums + "```",
+        "## Citation\n\n```bibtex\n" + CITATION + "\n```",
+    ]
+    return "\n\n".join(sections) + "\n"
+
+
+def card_summary(facts: CardFacts) -> dict[str, Any]:
+    """A few lines of the card for the end of a build."""
+    rows = _all_rows(facts)
+    summary: dict[str, Any] = {}
+    for split in RELEASE_SPLITS:
+        split_rows = facts.rows.get(split, [])
+        summary[split] = f"{len(_questions(split_rows)):,} questions / {len(split_rows):,} answers"
+    summary["CoE status"] = ", ".join(f"{k} {v}" for k, v in sorted(_status_counts(rows).items()))
+    topics = Counter(r["topic"] or "(none)" for r in _questions(rows).values())
+    summary["topics"] = f"{len(topics)}: " + ", ".join(f"{t} {n}" for t, n in topics.most_common(5))
+    answers = length_stats([len(r["answer"]) for r in rows])
+    summary["answer chars (median/mean)"] = f"{answers[2]} / {answers[3]}"
+    summary["sources"] = ", ".join(
+        f"{name} ({info.first_crawl or '?'}..{info.last_crawl or '?'})"
+        for name, info in sorted(facts.sources.items())
+    )
+    summary["curation report"] = "included" if facts.report is not None else "absent"
+    return summary
