@@ -1,0 +1,332 @@
+"""`python -m annotation draft CURATED --out DIR --model NAME`: an LLM drafts the Chain-of-Empathy.
+
+Resumable: drafts are appended to DIR/parts/*.jsonl as they arrive and folded into DIR/coe.parquet
+at the end; a rerun requests nothing whose cache key (prompt version, model, generation parameters,
+question and answer text) already has a valid draft.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from annotation.cache import DraftStore, cache_key, now_iso
+from annotation.costs import TYPICAL_REPLY_TOKENS, cost_usd, count_tokens, load_prices, rough_tokens
+from annotation.llm import (
+    Drafter,
+    DraftFailure,
+    GenParams,
+    RateLimiter,
+    RetryPolicy,
+    load_probe,
+    make_client,
+    probe_mode,
+    save_probe,
+)
+from annotation.prompting import DEFAULT_PROMPT, MODES, PromptSpec, load_prompt
+from annotation.selection import InputError, Pair, read_curated, select_pairs
+from empathyqa.config import add_dataclass_arguments, dataclass_from_args
+from empathyqa.progress import print_summary
+
+PROBE_FILE = "endpoint_probe.json"
+
+
+@dataclass
+class DraftConfig:
+    model: str = field(default="", metadata={"help": "model name at the endpoint (required)"})
+    base_url: str = field(default="", metadata={"help": "OpenAI-compatible endpoint; else $OPENAI_BASE_URL"})
+    concurrency: int = field(default=16, metadata={"help": "requests in flight at once"})
+    answers_per_question: int = field(
+        default=1, metadata={"help": "K: at most this many answers per question"}
+    )
+    limit: int = field(default=0, metadata={"help": "draft at most N pairs (0: all)"})
+    include_risk: bool = field(default=False, metadata={"help": "also draft risk-flagged threads"})
+    dry_run: bool = field(default=False, metadata={"help": "estimate tokens and cost, call nothing"})
+    prompt: str = field(
+        default=DEFAULT_PROMPT, metadata={"help": "prompt file stem in annotation/prompts/ or a path"}
+    )
+    response_format: str = field(
+        default="auto",
+        metadata={
+            "help": "structured output mode; auto probes the endpoint once",
+            "choices": ["auto", *MODES],
+        },
+    )
+    temperature: float = field(default=0.3, metadata={"help": "sampling temperature"})
+    max_tokens: int = field(default=1200, metadata={"help": "reply token cap per request"})
+    timeout: float = field(default=120.0, metadata={"help": "seconds per request"})
+    max_retries: int = field(default=6, metadata={"help": "retries per request on 429/5xx/timeouts"})
+    backoff_base: float = field(
+        default=0.5, metadata={"help": "first backoff in seconds (doubles, with jitter)"}
+    )
+    backoff_max: float = field(default=30.0, metadata={"help": "longest backoff in seconds"})
+    rpm: float = field(default=0.0, metadata={"help": "requests per minute limit (0: none)"})
+    tpm: float = field(default=0.0, metadata={"help": "tokens per minute limit (0: none)"})
+    prices: str = field(
+        default="", metadata={"help": "YAML of USD per 1M tokens per model (default: bundled)"}
+    )
+
+
+@dataclass
+class Job:
+    key: str
+    pairs: list[Pair]  # pairs with the same texts share one request
+
+    @property
+    def first(self) -> Pair:
+        return self.pairs[0]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m annotation draft",
+        description=__doc__.split("\n\n")[0] + " Key from $OPENAI_API_KEY.",
+    )
+    parser.add_argument("curated", help="curated set: curated.parquet or the folder holding it")
+    parser.add_argument(
+        "--out", required=True, type=Path, help="output folder (coe.parquet, failures.parquet)"
+    )
+    add_dataclass_arguments(parser, DraftConfig)
+    return parser
+
+
+def plan_jobs(
+    pairs: list[Pair], store: DraftStore, prompt: PromptSpec, config: DraftConfig, params: GenParams
+):
+    jobs: dict[str, Job] = {}
+    cached: list[Pair] = []
+    for pair in pairs:
+        key = cache_key(prompt.version, config.model, params.as_dict(), _question_text(pair), pair.answer)
+        if store.cached(key):
+            cached.append(pair)
+            if pair.pair_id not in store.records or store.records[pair.pair_id].get("cache_key") != key:
+                store.add_draft(_record_for(pair, store.cached(key)))  # same texts drafted under another id
+        else:
+            jobs.setdefault(key, Job(key, [])).pairs.append(pair)
+    return list(jobs.values()), cached
+
+
+def _question_text(pair: Pair) -> str:
+    return f"{pair.title}\n{pair.question}"
+
+
+def _record_for(pair: Pair, source: dict) -> dict:
+    return {**source, "question_id": pair.question_id, "answer_id": pair.answer_id}
+
+
+def dry_run(jobs: list[Job], cached: int, prompt: PromptSpec, config: DraftConfig, prices: dict) -> dict:
+    prompt_tokens = 0
+    for job in tqdm(jobs, desc="estimating", unit="pair", disable=not sys.stderr.isatty()):
+        messages = prompt.messages(job.first.title, job.first.question, job.first.answer, "json_object")
+        prompt_tokens += sum(count_tokens(m["content"]) + 4 for m in messages)
+    typical, ceiling = TYPICAL_REPLY_TOKENS * len(jobs), config.max_tokens * len(jobs)
+    cost, cost_max = (
+        cost_usd(prices, config.model, prompt_tokens, typical),
+        cost_usd(prices, config.model, prompt_tokens, ceiling),
+    )
+    return {
+        "requests needed": len(jobs),
+        "already drafted (cached)": cached,
+        "prompt tokens (Qwen tokenizer)": prompt_tokens,
+        "reply tokens, typical": typical,
+        "reply tokens, at max_tokens": ceiling,
+        "cost USD, typical": "unknown model price" if cost is None else round(cost, 4),
+        "cost USD, upper bound": "unknown model price" if cost_max is None else round(cost_max, 4),
+    }
+
+
+async def draft_all(
+    jobs: list[Job], store: DraftStore, drafter: Drafter, config: DraftConfig, failed: Counter
+):
+    queue: asyncio.Queue[Job] = asyncio.Queue()
+    for job in jobs:
+        queue.put_nowait(job)
+    bar = tqdm(
+        total=sum(len(j.pairs) for j in jobs),
+        desc="drafting",
+        unit="pair",
+        disable=not (sys.stderr.isatty() or os.environ.get("EMPATHYQA_PROGRESS") == "1"),
+        dynamic_ncols=True,
+    )
+    drafted = 0
+
+    async def handle(job: Job) -> None:
+        nonlocal drafted
+        pair = job.first
+        est = rough_tokens(pair.title + pair.question + pair.answer) + 1500 + TYPICAL_REPLY_TOKENS
+        started = time.monotonic()
+        try:
+            layers, reply, raw = await drafter.draft(pair.title, pair.question, pair.answer, est)
+        except DraftFailure as exc:
+            for p in job.pairs:
+                failed[exc.reason] += 1
+                store.add_failure(_failure(p, job.key, config, exc.reason, exc.error, exc.raw_reply))
+        except Exception as exc:  # a bug or an odd reply must cost one pair, not the run
+            for p in job.pairs:
+                failed["unexpected_error"] += 1
+                store.add_failure(_failure(p, job.key, config, "unexpected_error", repr(exc)[:500], None))
+        else:
+            record = {
+                **layers,
+                "model": config.model,
+                "prompt_version": drafter.prompt.version,
+                "status": "draft",
+                "draft": layers,
+                "usage": {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens},
+                "latency_s": round(time.monotonic() - started, 3),
+                "raw_reply": raw,
+                "cache_key": job.key,
+                "created_at": now_iso(),
+            }
+            for p in job.pairs:
+                store.add_draft({"question_id": p.question_id, "answer_id": p.answer_id, **record})
+                drafted += 1
+        bar.update(len(job.pairs))
+        bar.set_postfix(failed=sum(failed.values()), refresh=False)
+
+    async def worker() -> None:
+        while not queue.empty():
+            await handle(queue.get_nowait())
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(max(1, config.concurrency))))
+    finally:
+        bar.close()
+    return drafted
+
+
+def _failure(pair: Pair, key: str, config: DraftConfig, reason: str, error: str, raw: str | None) -> dict:
+    return {
+        "pair_id": pair.pair_id,
+        "question_id": pair.question_id,
+        "answer_id": pair.answer_id,
+        "reason": reason,
+        "last_error": error,
+        "model": config.model,
+        "prompt_version": load_prompt(config.prompt).version,
+        "cache_key": key,
+        "raw_reply": raw,
+        "created_at": now_iso(),
+    }
+
+
+async def run_drafting(
+    jobs, store, config, prompt, params, base_url, api_key, failed
+) -> tuple[Drafter, str, int]:
+    retry = RetryPolicy(config.max_retries, config.backoff_base, config.backoff_max, config.timeout)
+    client = make_client(base_url, api_key, config.timeout)
+    try:
+        drafter = Drafter(client, config.model, prompt, params, retry, RateLimiter(config.rpm, config.tpm))
+        endpoint = str(client.base_url)
+        probe_file = store.out_dir / PROBE_FILE
+        if config.response_format != "auto":
+            drafter.mode, how = config.response_format, "set by --response-format"
+        elif mode := load_probe(probe_file, endpoint, config.model):
+            drafter.mode, how = mode, f"remembered in {probe_file}"
+        else:
+            mode, notes = await probe_mode(drafter)
+            save_probe(probe_file, endpoint, config.model, mode, notes)
+            drafter.mode, how = mode, "probed: " + "; ".join(notes)
+        print(
+            f"endpoint {endpoint} model {config.model}: response format {drafter.mode} ({how})",
+            file=sys.stderr,
+        )
+        drafted = await draft_all(jobs, store, drafter, config, failed)
+        return drafter, drafter.mode, drafted
+    finally:
+        await client.close()
+
+
+def main(argv: list[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    config = dataclass_from_args(DraftConfig, args)
+    if not config.model:
+        parser.error("--model is required")
+    if config.concurrency < 1 or config.answers_per_question < 1 or config.limit < 0:
+        parser.error("--concurrency and --answers-per-question must be >= 1, --limit >= 0")
+    base_url = config.base_url or os.environ.get("OPENAI_BASE_URL") or None
+    api_key = os.environ.get("OPENAI_API_KEY")
+    if not config.dry_run and not base_url and not api_key:
+        print(
+            "error: set OPENAI_API_KEY (or point --base-url / OPENAI_BASE_URL at a local endpoint)",
+            file=sys.stderr,
+        )
+        return 2
+    started, cpu0 = time.monotonic(), resource.getrusage(resource.RUSAGE_SELF)
+    try:
+        threads = read_curated(args.curated)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    prompt = load_prompt(config.prompt)
+    prices = load_prices(config.prices or None)
+    params = GenParams(config.temperature, config.max_tokens)
+    pairs, skipped = select_pairs(threads, config.answers_per_question, config.include_risk)
+    if config.limit:
+        pairs = pairs[: config.limit]
+    store = DraftStore(args.out)
+    jobs, cached = plan_jobs(pairs, store, prompt, config, params)
+    summary: dict = {"threads read": len(threads), "pairs selected": len(pairs)}
+    summary.update({f"skipped: {k}": v for k, v in sorted(skipped.items())})
+    summary["already drafted (cached)"] = len(cached)
+    if config.dry_run:
+        store.close()
+        summary.update(dry_run(jobs, len(cached), prompt, config, prices))
+        print_summary(f"draft dry run ({prompt.version}, {config.model}): no request made", summary)
+        return 0
+
+    failed: Counter = Counter()
+    drafted, interrupted, drafter, fatal = 0, False, None, None
+    try:
+        drafter, mode, drafted = asyncio.run(
+            run_drafting(jobs, store, config, prompt, params, base_url, api_key, failed)
+        )
+    except KeyboardInterrupt:
+        interrupted = True
+    except DraftFailure as exc:  # the probe could not reach a working endpoint
+        fatal = exc
+    coe, failures = store.compact()
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    wall = time.monotonic() - started
+    stats = drafter.stats if drafter else None
+    summary["drafted now"] = drafted
+    summary["failed"] = sum(failed.values())
+    summary.update({f"failed: {reason}": n for reason, n in sorted(failed.items())})
+    if stats:
+        cost = cost_usd(prices, config.model, stats.prompt_tokens, stats.completion_tokens)
+        summary.update(
+            {
+                "requests": stats.requests,
+                "retries": stats.retries,
+                **{f"retries: {k}": v for k, v in sorted(stats.retry_reasons.items())},
+                "repair requests": stats.repairs,
+                "tokens in": stats.prompt_tokens,
+                "tokens out": stats.completion_tokens,
+                "cost USD": "unknown model price" if cost is None else round(cost, 4),
+            }
+        )
+    summary["wall time s"] = round(wall, 2)
+    summary["client CPU s"] = round(cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime, 2)
+    summary["records in coe.parquet"] = len(store.records)
+    summary["output"] = f"{coe}, {failures}"
+    print_summary(
+        f"draft ({prompt.version}, {config.model})" + (" INTERRUPTED" if interrupted else ""), summary
+    )
+    if fatal:
+        print(f"error: {fatal.error}", file=sys.stderr)
+        return 1
+    return 130 if interrupted else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,286 @@
+"""Talking to an OpenAI-compatible endpoint: probe, rate limits, retries with backoff, one repair."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+from openai import AsyncOpenAI
+
+from annotation.prompting import MODES, Mode, PromptSpec, ReplyError, parse_reply, response_format
+
+RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+
+@dataclass
+class GenParams:
+    temperature: float = 0.3
+    max_tokens: int = 1200
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"temperature": self.temperature, "max_tokens": self.max_tokens}
+
+
+@dataclass
+class RetryPolicy:
+    max_retries: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    timeout: float = 120.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        # full jitter (AWS style) spreads retries of many workers; a server's retry-after is a floor
+        backoff = random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+        return max(backoff, retry_after) if retry_after is not None else backoff
+
+
+class RateLimiter:
+    """Requests-per-minute and tokens-per-minute as token buckets refilled continuously."""
+
+    def __init__(self, rpm: float | None = None, tpm: float | None = None):
+        self.rpm, self.tpm = rpm, tpm
+        self._requests = float(rpm or 0)
+        self._tokens = float(tpm or 0)
+        self._stamp = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        elapsed, self._stamp = now - self._stamp, now
+        if self.rpm:
+            self._requests = min(self.rpm, self._requests + elapsed * self.rpm / 60)
+        if self.tpm:
+            self._tokens = min(self.tpm, self._tokens + elapsed * self.tpm / 60)
+
+    async def acquire(self, tokens: int) -> None:
+        if not self.rpm and not self.tpm:
+            return
+        tokens = min(tokens, int(self.tpm)) if self.tpm else tokens
+        async with self._lock:  # first come, first served
+            while True:
+                self._refill()
+                wait = 0.0
+                if self.rpm and self._requests < 1:
+                    wait = max(wait, (1 - self._requests) * 60 / self.rpm)
+                if self.tpm and self._tokens < tokens:
+                    wait = max(wait, (tokens - self._tokens) * 60 / self.tpm)
+                if wait <= 0:
+                    self._requests -= 1 if self.rpm else 0
+                    self._tokens -= tokens if self.tpm else 0
+                    return
+                await asyncio.sleep(wait)
+
+
+class DraftFailure(Exception):
+    def __init__(self, reason: str, error: str, raw_reply: str | None = None):
+        super().__init__(f"{reason}: {error}")
+        self.reason, self.error, self.raw_reply = reason, error, raw_reply
+
+
+@dataclass
+class Reply:
+    content: str | None
+    finish_reason: str | None
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    retries: int = 0
+    repairs: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    retry_reasons: dict[str, int] = field(default_factory=dict)
+
+
+def _retry_after(response: httpx.Response | None) -> float | None:
+    if response is None:
+        return None
+    headers = response.headers
+    if "retry-after-ms" in headers:
+        try:
+            return float(headers["retry-after-ms"]) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def make_client(base_url: str | None, api_key: str | None, timeout: float) -> AsyncOpenAI:
+    # the client's own retries are off: ours count every attempt and share the rate limiter
+    return AsyncOpenAI(
+        base_url=base_url,
+        api_key=api_key or "no-key",
+        max_retries=0,
+        timeout=timeout,
+        http_client=httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=256)
+        ),
+    )
+
+
+class Drafter:
+    def __init__(
+        self,
+        client: AsyncOpenAI,
+        model: str,
+        prompt: PromptSpec,
+        params: GenParams,
+        retry: RetryPolicy,
+        limiter: RateLimiter,
+        mode: Mode = "json_schema",
+    ):
+        self.client, self.model, self.prompt = client, model, prompt
+        self.params, self.retry, self.limiter, self.mode = params, retry, limiter, mode
+        self.stats = Stats()
+
+    async def _once(self, messages: list[dict[str, str]], mode: Mode, max_tokens: int | None = None) -> Reply:
+        kwargs: dict[str, Any] = {"model": self.model, "messages": messages, **self.params.as_dict()}
+        if max_tokens is not None:
+            kwargs["max_tokens"] = max_tokens
+        fmt = response_format(mode)
+        if fmt:
+            kwargs["response_format"] = fmt
+        self.stats.requests += 1
+        raw = await self.client.chat.completions.with_raw_response.create(**kwargs)
+        # parse the JSON ourselves: cheaper than building the typed models, and tolerant of extras
+        try:
+            body = json.loads(raw.http_response.content)
+            choice = body["choices"][0]
+            content = (choice.get("message") or {}).get("content")
+            usage = body.get("usage") or {}
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise _BadBody(f"response body is not a chat completion: {exc!r}"[:300]) from exc
+        return Reply(
+            content=content,
+            finish_reason=choice.get("finish_reason"),
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+        )
+
+    async def request(self, messages: list[dict[str, str]], est_tokens: int) -> Reply:
+        """One completion, retried on 429/5xx/timeouts/broken bodies; DraftFailure when it gives up."""
+        attempt = 0
+        while True:
+            await self.limiter.acquire(est_tokens)
+            reason, error, retry_after, retryable = "error", "", None, True
+            try:
+                reply = await self._once(messages, self.mode)
+                self.stats.prompt_tokens += reply.prompt_tokens
+                self.stats.completion_tokens += reply.completion_tokens
+                return reply
+            except openai.APITimeoutError as exc:
+                reason, error = "timeout", f"no reply within {self.retry.timeout:g}s ({exc})"
+            except openai.APIConnectionError as exc:
+                reason, error = "connection", str(exc.__cause__ or exc)
+            except openai.APIStatusError as exc:
+                status = exc.status_code
+                reason = (
+                    "rate_limited" if status == 429 else "server_error" if status >= 500 else f"http_{status}"
+                )
+                error = f"HTTP {status}: {str(exc.message)[:300]}"
+                retry_after = _retry_after(exc.response)
+                retryable = status in RETRYABLE_STATUS
+            except _BadBody as exc:
+                reason, error = "bad_response", str(exc)
+            if not retryable or attempt >= self.retry.max_retries:
+                raise DraftFailure(reason, error)
+            self.stats.retries += 1
+            self.stats.retry_reasons[reason] = self.stats.retry_reasons.get(reason, 0) + 1
+            await asyncio.sleep(self.retry.delay(attempt, retry_after))
+            attempt += 1
+
+    async def draft(self, title: str, question: str, answer: str, est_tokens: int) -> tuple[dict, Reply, str]:
+        """(validated layers, last reply, raw reply text); at most one repair request."""
+        messages = self.prompt.messages(title, question, answer, self.mode)
+        reply = await self.request(messages, est_tokens)
+        for repaired in (False, True):
+            if reply.finish_reason in ("length", "content_filter"):
+                raise DraftFailure(reply.finish_reason, f"finish_reason={reply.finish_reason}", reply.content)
+            try:
+                return parse_reply(reply.content, self.mode).layers(), reply, reply.content or ""
+            except ReplyError as exc:
+                if repaired:
+                    raise DraftFailure("invalid_reply", f"after one repair: {exc}", reply.content) from exc
+                self.stats.repairs += 1
+                messages = self.prompt.repair_messages(messages, reply.content or "", str(exc))
+                first = reply
+                reply = await self.request(messages, est_tokens)
+                reply.prompt_tokens += first.prompt_tokens
+                reply.completion_tokens += first.completion_tokens
+        raise AssertionError("unreachable")
+
+
+class _BadBody(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------- probe
+PROBE_MESSAGES = [
+    {"role": "system", "content": "你是一个只输出 JSON 的助手。"},
+    {"role": "user", "content": '请只输出这个 JSON 对象：{"l1": "好", "l2": "好", "l3": "好", "l4": "好"}'},
+]
+
+
+async def probe_mode(drafter: Drafter) -> tuple[Mode, list[str]]:
+    """The best structured-output mode the endpoint honours: json_schema, then json_object, then text."""
+    notes = []
+    for mode in MODES[:-1]:
+        drafter.mode = mode
+        try:
+            reply = await drafter._once(PROBE_MESSAGES, mode, max_tokens=60)
+        except openai.APIStatusError as exc:
+            if exc.status_code in (400, 404, 415, 422, 501):
+                notes.append(f"{mode}: refused (HTTP {exc.status_code})")
+                continue
+            raise DraftFailure("probe_failed", f"probe got HTTP {exc.status_code}: {exc.message}") from exc
+        except (openai.APIConnectionError, openai.APITimeoutError, _BadBody) as exc:
+            raise DraftFailure("probe_failed", f"endpoint unreachable or broken: {exc}") from exc
+        try:
+            obj = json.loads((reply.content or "").strip().removeprefix("```json").strip("`\n "))
+            if isinstance(obj, dict) and "l1" in obj:
+                notes.append(f"{mode}: ok")
+                return mode, notes
+            notes.append(f"{mode}: reply was JSON of another shape")
+        except ValueError:
+            notes.append(f"{mode}: reply was not JSON")
+    drafter.mode = "text"
+    return "text", notes
+
+
+def load_probe(path: Path, base_url: str, model: str) -> Mode | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    entry = data.get(f"{base_url}|{model}") if isinstance(data, dict) else None
+    return entry.get("mode") if isinstance(entry, dict) and entry.get("mode") in MODES else None
+
+
+def save_probe(path: Path, base_url: str, model: str, mode: Mode, notes: list[str]) -> None:
+    from empathyqa.io import write_json_atomic
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    data[f"{base_url}|{model}"] = {"mode": mode, "notes": notes}
+    write_json_atomic(data, path)

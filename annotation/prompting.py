@@ -1,0 +1,188 @@
+"""The drafting prompt (versioned files in annotation/prompts/), reply parsing and validation."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ValidationError, field_validator
+
+from empathyqa.coe import build_prompt
+from empathyqa.schema import LAYERS
+
+PROMPTS_DIR = Path(__file__).parent / "prompts"
+DEFAULT_PROMPT = "coe_v1"
+Mode = Literal["json_schema", "json_object", "text"]
+MODES: tuple[Mode, ...] = ("json_schema", "json_object", "text")
+
+MIN_LAYER_CHARS = 10
+MAX_LAYER_CHARS = 800
+MIN_CHINESE_SHARE = 0.6
+
+COE_JSON_SCHEMA = {
+    "name": "chain_of_empathy",
+    "strict": True,
+    "schema": {
+        "type": "object",
+        "properties": {name: {"type": "string"} for name in LAYERS},
+        "required": list(LAYERS),
+        "additionalProperties": False,
+    },
+}
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    version: str
+    system: str
+    user: str
+    format_json: str
+    format_text: str
+    repair: str
+
+    def messages(self, title: str, question: str, answer: str, mode: Mode) -> list[dict[str, str]]:
+        instructions = self.format_text if mode == "text" else self.format_json
+        user = self.user.format(prompt=build_prompt(title, question), answer=answer.strip())
+        return [
+            {"role": "system", "content": self.system.strip()},
+            {"role": "user", "content": f"{user.strip()}\n\n{instructions.strip()}"},
+        ]
+
+    def repair_messages(self, messages: list[dict[str, str]], reply: str, error: str) -> list[dict[str, str]]:
+        return [
+            *messages,
+            {"role": "assistant", "content": reply},
+            {"role": "user", "content": self.repair.format(error=error).strip()},
+        ]
+
+
+@lru_cache(maxsize=8)
+def load_prompt(name: str = DEFAULT_PROMPT) -> PromptSpec:
+    """A prompt by file stem (`coe_v1`) or path to a YAML file of the same shape."""
+    path = Path(name) if name.endswith((".yaml", ".yml")) else PROMPTS_DIR / f"{name}.yaml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in PROMPTS_DIR.glob("*.yaml")))
+        raise SystemExit(f"prompt {name!r} not found (known: {known})")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        return PromptSpec(
+            version=str(data["version"]),
+            system=data["system"],
+            user=data["user"],
+            format_json=data["format"]["json"],
+            format_text=data["format"]["text"],
+            repair=data["repair"],
+        )
+    except (KeyError, TypeError) as exc:
+        raise SystemExit(f"prompt file {path} lacks {exc}") from exc
+
+
+def response_format(mode: Mode) -> dict[str, Any] | None:
+    if mode == "json_schema":
+        return {"type": "json_schema", "json_schema": COE_JSON_SCHEMA}
+    if mode == "json_object":
+        return {"type": "json_object"}
+    return None
+
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+_COE_TAG = re.compile(r"</?(?:empathy_think|answer|L[1-4])>", re.I)
+
+
+def chinese_share(text: str) -> float:
+    cjk = len(_CJK.findall(text))
+    latin_words = len(_LATIN.findall(text)) / 4  # a Latin word is ~4 letters; compare word-ish units
+    return cjk / (cjk + latin_words) if cjk + latin_words else 0.0
+
+
+class CoeDraft(BaseModel):
+    l1: str
+    l2: str
+    l3: str
+    l4: str
+
+    @field_validator(*LAYERS)
+    @classmethod
+    def _layer(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("is empty")
+        if len(value) < MIN_LAYER_CHARS:
+            raise ValueError(f"is too short ({len(value)} chars, need at least {MIN_LAYER_CHARS})")
+        if len(value) > MAX_LAYER_CHARS:
+            raise ValueError(f"is too long ({len(value)} chars, at most {MAX_LAYER_CHARS})")
+        if chinese_share(value) < MIN_CHINESE_SHARE:
+            raise ValueError("is not mostly Chinese (write it in Simplified Chinese)")
+        if _COE_TAG.search(value):
+            raise ValueError("holds a CoE tag such as <L1>; write plain text")
+        return value
+
+    def layers(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in LAYERS}
+
+
+class ReplyError(ValueError):
+    """A reply that is not a valid draft; the message is shown to the model in the repair request."""
+
+
+_TAG_LAYER = {name: re.compile(rf"<{name}>(.*?)</{name}>", re.S | re.I) for name in LAYERS}
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
+
+
+def _json_payload(text: str) -> dict[str, Any]:
+    fenced = _FENCE.search(text)
+    candidate = fenced.group(1) if fenced else text
+    start, end = candidate.find("{"), candidate.rfind("}")
+    if start < 0:
+        raise ReplyError("the reply holds no JSON object")
+    if end <= start:
+        raise ReplyError("the reply is not valid JSON (the object is cut off before its closing brace)")
+    try:
+        obj = json.loads(candidate[start : end + 1])
+    except json.JSONDecodeError as exc:
+        raise ReplyError(f"the reply is not valid JSON ({exc.msg} at column {exc.colno})") from exc
+    if not isinstance(obj, dict):
+        raise ReplyError("the JSON is not an object")
+    return {str(k).lower(): v for k, v in obj.items()}
+
+
+def _tag_payload(text: str) -> dict[str, Any]:
+    found = {}
+    for name, pattern in _TAG_LAYER.items():
+        match = pattern.search(text)
+        if match:
+            found[name] = match.group(1)
+    if not found:
+        raise ReplyError("the reply holds none of the tags <L1>…</L1> to <L4>…</L4>")
+    return found
+
+
+def parse_reply(text: str | None, mode: Mode) -> CoeDraft:
+    """Validated draft from a reply, or ReplyError saying what is wrong (in words a model can act on)."""
+    if not text or not text.strip():
+        raise ReplyError("the reply is empty")
+    if mode == "text":
+        payload = _tag_payload(text)
+    else:
+        try:
+            payload = _json_payload(text)
+        except ReplyError:
+            if "<L1>" not in text:
+                raise
+            payload = _tag_payload(text)  # a model that ignored JSON mode but followed the layers
+    missing = [name for name in LAYERS if not isinstance(payload.get(name), str)]
+    if missing:
+        raise ReplyError(f"missing or non-string field(s): {', '.join(missing)}")
+    try:
+        return CoeDraft(**{name: payload[name] for name in LAYERS})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{err['loc'][0]} {err['msg'].removeprefix('Value error, ')}" for err in exc.errors()
+        )
+        raise ReplyError(problems) from exc

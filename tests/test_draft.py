@@ -1,0 +1,230 @@
+"""`python -m annotation draft` against a local OpenAI-compatible server that injects faults."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+from _draft_helpers import run_cli, thread, write_curated
+from openai_stub import Fault, OpenAIStub
+
+from annotation import draft
+from annotation.prompting import ReplyError, load_prompt, parse_reply
+from annotation.selection import select_pairs
+
+FAST = ["--timeout", "1", "--backoff-base", "0.02", "--backoff-max", "0.2", "--max-retries", "3"]
+
+
+def run_draft(curated, out, stub, *extra) -> int:
+    return draft.main(
+        [str(curated), "--out", str(out), "--model", "m1", "--base-url", stub.url, *FAST, *extra]
+    )
+
+
+def records(out) -> dict[str, dict]:
+    return {r["question_id"]: r for r in pq.read_table(out / "coe.parquet").to_pylist()}
+
+
+def failures(out) -> dict[str, str]:
+    return {r["question_id"]: r["reason"] for r in pq.read_table(out / "failures.parquet").to_pylist()}
+
+
+# ----------------------------------------------------------------------------- replies
+GOOD = {
+    "l1": "求助者因工作压力大而长期失眠，感到焦虑和疲惫。",
+    "l2": "焦虑可能来自对失败的担忧，带有灾难化的想法。",
+    "l3": "求助者希望被理解，也想要改善睡眠的具体办法。",
+    "l4": "回答先共情疲惫与焦虑，再给出放松和作息方面的小步骤。",
+}
+
+
+def test_parse_reply_accepts_json_fenced_json_and_tags():
+    assert parse_reply(json.dumps(GOOD, ensure_ascii=False), "json_schema").l1 == GOOD["l1"]
+    assert (
+        parse_reply("```json\n" + json.dumps(GOOD, ensure_ascii=False) + "\n```", "json_object").l4
+        == GOOD["l4"]
+    )
+    tags = "".join(f"<{k.upper()}> {v} </{k.upper()}>\n" for k, v in GOOD.items())
+    assert parse_reply("好的：\n" + tags, "text").l2 == GOOD["l2"]
+    assert parse_reply(tags, "json_object").l3 == GOOD["l3"]  # tags although JSON was asked for
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        ("", "empty"),
+        ('{"l1": "求助者', "not valid JSON"),
+        (json.dumps({**GOOD, "l4": None}), "missing"),
+        (json.dumps({k: v for k, v in GOOD.items() if k != "l2"}), "l2"),
+        (json.dumps({**GOOD, "l3": "   "}), "l3 is empty"),
+        (json.dumps({**GOOD, "l1": "焦虑"}), "too short"),
+        (json.dumps({**GOOD, "l1": "很" * 900}), "too long"),
+        (json.dumps({**GOOD, "l2": "The asker feels anxious about work and sleep."}), "not mostly Chinese"),
+        (json.dumps({**GOOD, "l1": "<L1>求助者感到焦虑和疲惫不堪</L1>"}, ensure_ascii=False), "CoE tag"),
+    ],
+)
+def test_parse_reply_rejects_bad_replies_with_a_reason(reply, message):
+    with pytest.raises(ReplyError, match=message):
+        parse_reply(reply, "json_object")
+
+
+def test_prompt_is_versioned_chinese_and_holds_worked_examples():
+    prompt = load_prompt()
+    assert prompt.version == "coe-v1"
+    assert "认知" in prompt.system and "示例一" in prompt.system
+    messages = prompt.messages("标题X", "正文Y", "回答Z", "text")
+    assert "标题：标题X" in messages[1]["content"] and "回答Z" in messages[1]["content"]
+    assert "<L1>" in messages[1]["content"]
+
+
+# ----------------------------------------------------------------------------- selection
+def test_selection_counselor_first_then_likes_k_per_question_and_risk():
+    answers = [
+        {"answer_id": "user-top", "body": "回答甲", "author_role": "user", "likes": 99},
+        {"answer_id": "pro-low", "body": "回答乙", "author_role": "counselor", "likes": 1},
+        {"answer_id": "pro-high", "body": "回答丙", "author_role": "counselor", "likes": 5},
+        {"answer_id": "empty", "body": "  ", "author_role": "counselor", "likes": 500},
+    ]
+    threads = [thread(1, answers), thread(2, risk="high"), thread(3, answers=[])]
+    pairs, skipped = select_pairs(threads, per_question=2)
+    assert [p.answer_id for p in pairs] == ["pro-high", "pro-low"]
+    assert skipped["threads at risk high"] == 1 and skipped["threads without answers"] == 1
+    pairs, _ = select_pairs(threads, per_question=3, include_risk=True)
+    assert [p.answer_id for p in pairs] == ["pro-high", "pro-low", "user-top", "a2"]
+
+
+# ----------------------------------------------------------------------------- faults
+FAULTS = {
+    1: ([Fault("status", status=429, retry_after=0.05, match="问题1：")], "drafted"),
+    2: ([Fault("status", status=500, match="问题2：", times=2)], "drafted"),
+    3: ([Fault("status", status=503, match="问题3：", times=-1)], "server_error"),
+    4: ([Fault("timeout", delay=2.5, match="问题4：")], "drafted"),
+    5: ([Fault("malformed_body", match="问题5：")], "drafted"),
+    6: ([Fault("malformed_content", match="问题6：")], "drafted"),  # repaired
+    7: ([Fault("missing_layer", match="问题7：")], "drafted"),  # repaired
+    8: ([Fault("missing_layer", match="问题8：", times=2)], "invalid_reply"),
+    9: ([Fault("length", match="问题9：")], "length"),
+    10: ([Fault("content_filter", match="问题10：")], "content_filter"),
+    11: ([Fault("english", match="问题11：", times=-1)], "invalid_reply"),
+    12: ([Fault("status", status=400, match="问题12：")], "http_400"),
+    13: ([Fault("drop", match="问题13：")], "drafted"),
+}
+
+
+def test_every_pair_ends_drafted_or_failed_with_the_right_reason(tmp_path):
+    write_curated(tmp_path / "cur", [thread(i) for i in range(14)])
+    faults = [f for fs, _ in FAULTS.values() for f in fs]
+    with OpenAIStub(faults=faults) as stub:
+        assert run_draft(tmp_path / "cur", tmp_path / "out", stub) == 0
+        retried_429 = [r for r in stub.requests if "问题1：" in r["user"]]
+    drafted, failed = records(tmp_path / "out"), failures(tmp_path / "out")
+    for n, (_, expected) in FAULTS.items():
+        qid = f"sample:{n:05d}"
+        if expected == "drafted":
+            assert qid in drafted and qid not in failed, n
+            assert drafted[qid]["status"] == "draft" and all(
+                drafted[qid][k] for k in ("l1", "l2", "l3", "l4")
+            )
+        else:
+            assert failed.get(qid) == expected and qid not in drafted, (n, failed.get(qid))
+    assert len(drafted) + len(failed) == 14
+    # retry-after honoured: the retry came no sooner than the server asked
+    assert len(retried_429) == 2 and retried_429[1]["t"] - retried_429[0]["t"] >= 0.05
+    row = drafted["sample:00000"]
+    assert row["prompt_version"] == "coe-v1" and row["model"] == "m1" and row["usage"]["prompt_tokens"] > 0
+    assert row["draft"]["l1"] == row["l1"] and json.loads(row["raw_reply"])["l1"] == row["l1"]
+
+
+def test_cache_prevents_repeat_calls_and_redrafts_only_changed_text(tmp_path):
+    threads = [thread(i) for i in range(5)]
+    write_curated(tmp_path / "cur", threads)
+    out = tmp_path / "out"
+    with OpenAIStub() as stub:
+        assert run_draft(tmp_path / "cur", out, stub) == 0
+        first = stub.count()
+        assert first == 5 + 1  # five drafts and one probe
+        assert run_draft(tmp_path / "cur", out, stub) == 0
+        assert stub.count() == first  # nothing requested again, probe remembered
+        threads[2]["answers"][0]["body"] = "改过的回答：先把睡眠和工作分开来看。"
+        write_curated(tmp_path / "cur", threads)
+        assert run_draft(tmp_path / "cur", out, stub) == 0
+        assert stub.count() == first + 1 and stub.count(match="改过的回答") == 1
+        assert run_draft(tmp_path / "cur", out, stub, "--temperature", "0.9") == 0  # params are in the key
+        assert stub.count() == first + 1 + 5
+    assert len(records(out)) == 5
+
+
+def test_probe_falls_back_to_json_object_then_text_and_is_remembered(tmp_path):
+    write_curated(tmp_path / "cur", [thread(i) for i in range(3)])
+    with OpenAIStub(modes=("json_object", "text")) as stub:
+        assert run_draft(tmp_path / "cur", tmp_path / "a", stub) == 0
+        formats = [(r["body"].get("response_format") or {}).get("type") for r in stub.requests]
+        assert formats[:2] == ["json_schema", "json_object"] and set(formats[2:]) == {"json_object"}
+    probe = json.loads((tmp_path / "a" / draft.PROBE_FILE).read_text())
+    assert [v["mode"] for v in probe.values()] == ["json_object"]
+    with OpenAIStub(modes=("text",), unsupported="ignore") as stub:  # ignores response_format silently
+        assert run_draft(tmp_path / "cur", tmp_path / "b", stub) == 0
+        assert len(records(tmp_path / "b")) == 3
+        assert all("response_format" not in r["body"] for r in stub.requests[2:])
+
+
+def test_rpm_limit_spaces_requests(tmp_path):
+    write_curated(tmp_path / "cur", [thread(i) for i in range(4)])
+    with OpenAIStub() as stub:
+        assert (
+            run_draft(
+                tmp_path / "cur", tmp_path / "out", stub, "--rpm", "120", "--response-format", "json_object"
+            )
+            == 0
+        )
+        times = sorted(r["t"] for r in stub.requests)
+    # a full bucket lets the first ones through at once; 120/min refills one every 0.5 s after that
+    assert len(times) == 4 and times[-1] - times[0] < 2
+
+
+def test_dry_run_estimates_without_calling(tmp_path):
+    write_curated(tmp_path / "cur", [thread(i) for i in range(3)])
+    result = run_cli(
+        [
+            "draft",
+            str(tmp_path / "cur"),
+            "--out",
+            str(tmp_path / "out"),
+            "--model",
+            "gpt-4o-mini",
+            "--dry-run",
+        ]
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no request made" in result.stderr and "requests needed" in result.stderr
+    assert "cost USD, typical" in result.stderr and "unknown" not in result.stderr
+    assert not (tmp_path / "out" / "coe.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["draft", "/nonexistent/curated.parquet", "--out", "o", "--model", "m", "--base-url", "http://x"],
+            "not found",
+        ),
+        (
+            ["draft", "{bad}", "--out", "o", "--model", "m", "--base-url", "http://x"],
+            "not a readable Parquet",
+        ),
+        (["draft", "{cur}", "--out", "o", "--base-url", "http://x"], "--model is required"),
+        (["draft", "{cur}", "--out", "o", "--model", "m"], "OPENAI_API_KEY"),
+        (
+            ["draft", "{cur}", "--out", "{out}", "--model", "m", "--base-url", "http://127.0.0.1:9/v1"],
+            "unreachable",
+        ),
+    ],
+)
+def test_bad_input_gives_one_clear_message(tmp_path, args, message):
+    write_curated(tmp_path / "cur", [thread(1)])
+    (tmp_path / "bad.parquet").write_text("not parquet")
+    args = [a.format(bad=tmp_path / "bad.parquet", cur=tmp_path / "cur", out=tmp_path / "out") for a in args]
+    result = run_cli(args, env={"OPENAI_API_KEY": ""})
+    assert result.returncode != 0
+    assert message in result.stderr and "Traceback" not in result.stderr
