@@ -324,7 +324,7 @@ def _risk_section(facts: CardFacts) -> str:
 
 
 def _splits_section(facts: CardFacts) -> str:
-    shares = ", ".join(f"{s} {f:g}" for s, f in zip(RELEASE_SPLITS, facts.fractions))
+    shares = ", ".join(f"{s} {f:g}" for s, f in zip(RELEASE_SPLITS, facts.fractions, strict=True))
     return (
         "## How the splits were made\n\n"
         f"By question ({shares}; seed {facts.seed}): all answers of a question are in one split, and "

@@ -135,6 +135,10 @@ def _chain(record: dict[str, Any], answer: str) -> tuple[dict[str, str], str] | 
         return None
 
 
+def _review_flags(record: dict[str, Any] | None) -> list[str]:
+    return ((record or {}).get("review") or {}).get("flags") or []
+
+
 def _review(record: dict[str, Any]) -> dict[str, Any] | None:
     review = record.get("review")
     if not review:
@@ -185,6 +189,9 @@ def build_rows(
             status = record["status"] if record else None
             if status == "rejected":
                 tally.add("dropped: CoE rejected in review", pid)
+                continue
+            if "pii_left" in _review_flags(record):
+                tally.add("dropped: reviewer flagged PII left in the texts", pid)
                 continue
             chain = None
             if status == "draft" and not include_drafts:

@@ -101,7 +101,9 @@ def assign_splits(
     split_of: dict[str, str] = {}
     for group in order:
         size = len(members[group])
-        deficits = [fraction * (dealt + size) - got for fraction, got in zip(fractions, assigned)]
+        deficits = [
+            fraction * (dealt + size) - got for fraction, got in zip(fractions, assigned, strict=True)
+        ]
         index = max(range(len(deficits)), key=lambda i: (deficits[i], -i))
         assigned[index] += size
         dealt += size
