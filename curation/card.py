@@ -69,6 +69,7 @@ class CardFacts:
     plain_qa: bool
     checksums: str  # SHA256SUMS lines for the data files
     notes: list[str] = field(default_factory=list)
+    agreements: list[dict[str, Any]] = field(default_factory=list)  # review pull's agreement.json files
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -285,11 +286,37 @@ def _release_filter_section(facts: CardFacts) -> str:
     return "## What the release step kept and left out\n\n" + _table(["", "pairs"], body)
 
 
+AGREEMENT_KEYS = (
+    ("project", "Label Studio project"),
+    ("tasks", "tasks"),
+    ("tasks_with_overlap", "tasks reviewed by more than one person"),
+    ("annotations", "annotations"),
+    ("verdict_agreement", "mean pairwise verdict agreement"),
+    ("verdict_alpha_nominal", "Krippendorff's alpha, verdicts (nominal)"),
+    ("rating_alpha_ordinal", "Krippendorff's alpha, ratings (ordinal)"),
+    ("text_similarity", "similarity of the kept texts"),
+    ("needs_adjudication", "ties left for adjudication"),
+)
+
+
+def _agreement_tables(agreements: list[dict[str, Any]]) -> list[str]:
+    tables = []
+    for doc in agreements:
+        body = [
+            [label, "n/a" if doc.get(key) is None else doc[key]]
+            for key, label in AGREEMENT_KEYS
+            if key in doc
+        ]
+        if body:
+            tables.append(_table(["review project (agreement.json)", ""], body))
+    return tables
+
+
 def _review_section(facts: CardFacts) -> str:
     rows = [r for r in _all_rows(facts) if r["review"] is not None]
     agreements = [r["review"]["agreement"] for r in rows if r["review"]["agreement"] is not None]
     ratings = [x for r in rows for x in (r["review"]["ratings"] or []) if x is not None]
-    lines = ["## Review"]
+    lines = ["## Review", *_agreement_tables(facts.agreements)]
     if not rows:
         lines.append("No released row carries review data.")
         return "\n\n".join(lines)

@@ -32,7 +32,14 @@ from curation.release_checks import (
     verify_release,
 )
 from curation.release_files import write_schema, write_split
-from curation.release_inputs import ReleaseInputError, Tally, build_rows, read_coe, read_curated
+from curation.release_inputs import (
+    ReleaseInputError,
+    Tally,
+    build_rows,
+    read_agreements,
+    read_coe,
+    read_curated,
+)
 from curation.release_splits import assign_splits, parse_fractions
 from empathyqa.config import add_dataclass_arguments, dataclass_from_args
 from empathyqa.progress import print_summary, progress
@@ -118,6 +125,7 @@ def build(config: ReleaseConfig) -> Path:
     try:
         threads, report, curated_file = read_curated(Path(config.curated))
         records = read_coe([Path(p) for p in config.coe])
+        agreements = read_agreements([Path(p) for p in config.coe])
         rows = build_rows(
             threads,
             records,
@@ -173,6 +181,7 @@ def build(config: ReleaseConfig) -> Path:
             plain_qa=config.plain_qa,
             checksums=checksum_lines(staging, data_files),
             notes=notes,
+            agreements=agreements,
         )
         (staging / "README.md").write_text(render_card(facts), encoding="utf-8")
         (staging / CHECKSUMS_FILE).write_text(checksum_lines(staging, RELEASE_FILES), encoding="utf-8")

@@ -88,6 +88,20 @@ def read_report(path: Path) -> dict[str, Any] | None:
     return report if isinstance(report, dict) else None
 
 
+AGREEMENT_FILE = "agreement.json"
+
+
+def read_agreements(paths: Iterable[Path]) -> list[dict[str, Any]]:
+    """The project agreement figures that review pull writes beside its coe.parquet, where present."""
+    found = []
+    for path in paths:
+        folder = path if path.is_dir() else path.parent
+        agreement = read_report(folder / AGREEMENT_FILE)
+        if agreement is not None:
+            found.append(agreement)
+    return found
+
+
 def read_coe(paths: Iterable[Path]) -> list[dict[str, Any]]:
     """All CoE records, in input order (the order breaks ties between equally recent records)."""
     records: list[dict[str, Any]] = []

@@ -130,6 +130,17 @@ REPORT = {
 }
 
 
+AGREEMENT = {
+    "project": "empathy-qa review",
+    "tasks": 6,
+    "tasks_with_overlap": 1,
+    "verdict_agreement": 1.0,
+    "rating_alpha_ordinal": None,
+    "verdict_alpha_nominal": 0.812345,
+    "needs_adjudication": 0,
+}
+
+
 def write_inputs(
     root: Path,
     threads: list[dict] | None = None,
@@ -155,6 +166,7 @@ def write_inputs(
     pq.write_table(
         conform(sample_reviews() if reviews is None else reviews, COE_RECORD), paths["review"] / "coe.parquet"
     )
+    (paths["review"] / "agreement.json").write_text(json.dumps(AGREEMENT), encoding="utf-8")
     return paths
 
 

@@ -155,6 +155,7 @@ def test_card_covers_what_a_user_needs(release):
         "| L4 |",
         "| filter | 40 | 33 | 7 |",
         "mean 1.000",
+        "| Krippendorff's alpha, verdicts (nominal) | 0.812345 |",
         "research only",
         "400-161-9995",
         "010-82951332",
