@@ -1,0 +1,206 @@
+"""The human ranking round in Label Studio.
+
+`push`: one task per post; the systems' answers appear as 回答A, 回答B, ... in a fresh random
+order per task, and annotators rank the labels on each of the four dimensions (drag and drop,
+one Ranker per dimension). Which system hides behind which label is stored only in the local
+state file, never in Label Studio. `pull`: the submitted rankings are mapped back to systems and
+turned into the same Win@K table as the LLM judge, with inter-rater agreement.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from empathyqa.io import write_json_atomic
+from training.evaluate_generate import EvaluateInputError
+from training.evaluate_judge import DIMENSION_GUIDE, labels_for
+from training.evaluate_ranking import DIMENSIONS, Judgement
+
+STATE_VERSION = 1
+
+
+def label_config(n_answers: int) -> str:
+    labels = labels_for(n_answers)
+    answers = "\n".join(
+        f'    <Header value="回答{label}" size="5"/>\n    <Text name="answer_{label}" value="$answer_{label}"/>'
+        for label in labels
+    )
+    rankers = "\n".join(
+        f'    <Header value="{escape(DIMENSION_GUIDE[d])}（上面最好，下面最差）" size="5"/>\n'
+        f'    <List name="{d}_answers" value="$items" title="{d}"/>\n'
+        f'    <Ranker name="{d}" toName="{d}_answers"/>'
+        for d in DIMENSIONS
+    )
+    return (
+        "<View>\n"
+        '  <Header value="求助帖"/>\n  <Text name="post" value="$post"/>\n'
+        f'  <View style="display: grid; gap: 8px">\n{answers}\n  </View>\n'
+        f'  <Header value="请在每个维度上拖动排序"/>\n  <View>\n{rankers}\n  </View>\n'
+        "</View>"
+    )
+
+
+INSTRUCTION = (
+    "<p>每个任务有一篇求助帖和若干匿名回答（回答A、B……的顺序每个任务随机，与来源无关）。"
+    "请在四个维度上分别把回答从最好（上）到最差（下）拖动排序：流畅度、情绪识别、安慰、建议。</p>"
+)
+
+
+def client(url: str | None, api_key: str | None):
+    from label_studio_sdk import LabelStudio
+
+    url = url or os.environ.get("LABEL_STUDIO_URL")
+    api_key = api_key or os.environ.get("LABEL_STUDIO_API_KEY")
+    if not url or not api_key:
+        raise EvaluateInputError(
+            "Label Studio needs --url and --api-key (or LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY)"
+        )
+    return LabelStudio(base_url=url, api_key=api_key), url
+
+
+def build_tasks(
+    systems: dict[str, list[dict[str, Any]]], posts: list[str], seed: int
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Task payloads and, per task ref, the label -> system mapping (kept locally)."""
+    names = sorted(systems)
+    labels = labels_for(len(names))
+    by_post = {s: {r["question_id"]: r for r in rows} for s, rows in systems.items()}
+    rng = random.Random(seed)
+    tasks, mapping = [], {}
+    for i, qid in enumerate(posts, 1):
+        order = names[:]
+        rng.shuffle(order)
+        ref = f"t{i:05d}"
+        data = {
+            "ref": ref,
+            "post": by_post[names[0]][qid]["prompt"],
+            "items": [{"id": x, "title": f"回答{x}"} for x in labels],
+        }
+        for label, system in zip(labels, order, strict=True):
+            data[f"answer_{label}"] = (by_post[system][qid]["answer"] or "").strip() or "（空）"
+        tasks.append({"data": data})
+        mapping[ref] = {"question_id": qid, "labels": dict(zip(labels, order, strict=True))}
+    return tasks, mapping
+
+
+def push(
+    systems: dict[str, list[dict[str, Any]]],
+    posts: list[str],
+    state_path: Path,
+    *,
+    url: str | None,
+    api_key: str | None,
+    title: str,
+    seed: int,
+    overlap: int,
+) -> dict[str, Any]:
+    if len(systems) < 2:
+        raise EvaluateInputError("a ranking round needs at least two systems")
+    ls, base_url = client(url, api_key)
+    tasks, mapping = build_tasks(systems, posts, seed)
+    project = ls.projects.create(
+        title=title,
+        label_config=label_config(len(systems)),
+        expert_instruction=INSTRUCTION,
+        show_instruction=True,
+        maximum_annotations=max(1, overlap),
+    )
+    ls.projects.import_tasks(id=project.id, request=tasks, return_task_ids=True)
+    task_ids = {}
+    for task in ls.tasks.list(project=project.id, fields="all"):
+        data = task.data or {}
+        if data.get("ref") in mapping:
+            task_ids[str(task.id)] = data["ref"]
+    if len(task_ids) != len(mapping):
+        raise EvaluateInputError(f"imported {len(mapping)} tasks but Label Studio lists {len(task_ids)}")
+    state = {
+        "version": STATE_VERSION,
+        "url": base_url,
+        "project_id": project.id,
+        "systems": sorted(systems),
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "tasks": {task_id: mapping[ref] | {"ref": ref} for task_id, ref in task_ids.items()},
+    }
+    write_json_atomic(state, state_path)
+    return state
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    import json
+
+    if not path.is_file():
+        raise EvaluateInputError(f"state file not found: {path} (written by `evaluate human push`)")
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise EvaluateInputError(f"{path} is not a human-round state file: {exc.msg}") from exc
+    if not isinstance(state, dict) or state.get("version") != STATE_VERSION or "tasks" not in state:
+        raise EvaluateInputError(f"{path} is not a human-round state file")
+    return state
+
+
+def ranking_ids(value: Any) -> list[str] | None:
+    """The ordered ids of a Ranker result: a list, or a one-key dict holding the list (both
+    shapes occur across Label Studio versions)."""
+    ranked = value.get("ranker") if isinstance(value, dict) else None
+    if isinstance(ranked, dict):
+        lists = [v for v in ranked.values() if isinstance(v, list)]
+        ranked = lists[0] if len(lists) == 1 else None
+    return [str(x) for x in ranked] if isinstance(ranked, list) else None
+
+
+def annotation_judgements(
+    state: dict[str, Any], tasks: list[dict[str, Any]]
+) -> tuple[list[Judgement], dict[str, int]]:
+    """Judgements from exported tasks; counts of what was skipped and why."""
+    judgements: list[Judgement] = []
+    counts = {"annotations": 0, "cancelled": 0, "incomplete_rankings": 0, "unknown_tasks": 0}
+    for task in tasks:
+        entry = state["tasks"].get(str(task.get("id")))
+        if entry is None:
+            counts["unknown_tasks"] += 1
+            continue
+        labels = entry["labels"]
+        for annotation in task.get("annotations") or []:
+            if annotation.get("was_cancelled"):
+                counts["cancelled"] += 1
+                continue
+            counts["annotations"] += 1
+            annotator = annotation.get("completed_by")
+            if isinstance(annotation.get("completed_by"), dict):
+                annotator = annotator.get("id") or annotator.get("email")
+            for item in annotation.get("result") or []:
+                dimension = item.get("from_name")
+                if item.get("type") != "ranker" or dimension not in DIMENSIONS:
+                    continue
+                ids = ranking_ids(item.get("value"))
+                if ids is None or sorted(ids) != sorted(labels):
+                    counts["incomplete_rankings"] += 1
+                    continue
+                judgements.append(
+                    Judgement(
+                        entry["question_id"],
+                        dimension,
+                        tuple(labels[x] for x in ids),
+                        f"annotator-{annotator}",
+                    )
+                )
+    return judgements, counts
+
+
+def export_tasks(state: dict[str, Any], url: str | None, api_key: str | None) -> list[dict[str, Any]]:
+    ls, _ = client(url or state.get("url"), api_key)
+    tasks = []
+    for task in ls.tasks.list(project=state["project_id"], fields="all"):
+        dumped = task.model_dump() if hasattr(task, "model_dump") else dict(task)
+        annotations = []
+        for a in dumped.get("annotations") or []:
+            annotations.append(a if isinstance(a, dict) else dict(a))
+        dumped["annotations"] = annotations
+        tasks.append(dumped)
+    return tasks
