@@ -28,7 +28,7 @@ def question_text(n: int, topic: str) -> str:
 def answer_text(n: int, k: int) -> str:
     feeling = FEELINGS[(n + k) % len(FEELINGS)]
     return (
-        f"你好，谢谢你愿意说出来（回答{k}）。从你的描述里，我能感到你的{feeling}和无力。"
+        f"你好，谢谢你愿意说出来（第{n}题回答{k}）。从你的描述里，我能感到你的{feeling}和无力。"
         "这些感受并不奇怪，它们在提醒你需要被照顾。可以先从规律作息开始，也可以找信任的人聊聊，"
         "如果持续很久，建议寻求专业咨询师的帮助。"
     )
