@@ -46,7 +46,7 @@ from empathyqa.config import add_dataclass_arguments, dataclass_from_args
 from empathyqa.progress import print_summary, progress
 from empathyqa.schema import RELEASE_ROW, RELEASE_SPLITS, conform
 
-VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+VERSION = re.compile(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z][0-9A-Za-z.]*)?")  # X.Y.Z, or X.Y.Z-pre (0.0.0-demo)
 
 
 @dataclass
@@ -57,7 +57,8 @@ class ReleaseConfig:
         metadata={"help": "folders holding coe.parquet (drafting, review pull); later folders win ties"},
     )
     version: str = field(
-        default="", metadata={"help": "release version X.Y.Z; an existing one is never overwritten"}
+        default="",
+        metadata={"help": "release version X.Y.Z (or X.Y.Z-pre); an existing one is never overwritten"},
     )
     out: str = field(default="datasets/empathy_qa", metadata={"help": "folder that holds the versions"})
     include_drafts: bool = field(default=False, metadata={"help": "release unreviewed LLM drafts too"})
@@ -109,8 +110,8 @@ def _drop_pii_rows(rows: list[dict], scanner: PiiScanner, tally: Tally) -> list[
 def build(config: ReleaseConfig) -> Path:
     if not config.curated:
         raise _fail("--curated DIR is required (the folder curation wrote curated.parquet to)")
-    if not VERSION.match(config.version or ""):
-        raise _fail(f"--version must look like 1.0.0, got {config.version!r}")
+    if not VERSION.fullmatch(config.version or ""):
+        raise _fail(f"--version must look like 1.0.0 (or 1.0.0-rc1), got {config.version!r}")
     try:
         fractions = parse_fractions(config.split)
     except ValueError as exc:

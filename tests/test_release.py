@@ -92,12 +92,12 @@ def test_risk_flags_carried_per_question(release):
 
 
 def test_include_drafts_releases_drafts(inputs, tmp_path):
-    assert main(build_args(inputs, tmp_path, "1.0.0", "--include-drafts")) == 0
-    rows = all_rows(tmp_path / "1.0.0")
+    assert main(build_args(inputs, tmp_path, "0.0.0-demo", "--include-drafts")) == 0
+    rows = all_rows(tmp_path / "0.0.0-demo")
     assert rows["yixinli:104/a4-0"]["coe_status"] == "draft"
     assert rows["yixinli:103/a3-0"]["coe_status"] == "accepted"
     assert "yixinli:101/a1-1" not in rows
-    assert "--include-drafts" in (tmp_path / "1.0.0" / "README.md").read_text(encoding="utf-8")
+    assert "--include-drafts" in (tmp_path / "0.0.0-demo" / "README.md").read_text(encoding="utf-8")
 
 
 def test_no_plain_qa_keeps_only_chains(inputs, tmp_path):
@@ -283,6 +283,7 @@ def test_coe_for_unknown_pair_is_a_clear_error(tmp_path):
     ("extra", "message"),
     [
         (["--version", "v1"], "--version must look like 1.0.0"),
+        (["--version", "1.0.0/../x"], "--version must look like 1.0.0"),
         (["--split", "0.9,0.2,0.05"], "sum to 1"),
         (["--split", "a,b,c"], "must be numbers"),
     ],
