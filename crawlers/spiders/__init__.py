@@ -1,0 +1,1 @@
+"""Spiders: `yixinli` (the professional QA platform) and `douban` (group topics)."""

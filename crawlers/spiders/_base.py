@@ -1,0 +1,121 @@
+"""What both spiders share: base_url, selector helpers, the incremental store, the crawl clock."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import scrapy
+from parsel import Selector, SelectorList
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
+from scrapy.settings import BaseSettings
+from twisted.python.failure import Failure
+
+from crawlers.parsing import clean_line, html_to_text
+from crawlers.store import stored_answer_counts
+
+logger = logging.getLogger(__name__)
+
+
+def select(node: Selector | SelectorList, query: str) -> SelectorList:
+    """A selector from the SELECTORS table: XPath when it starts with '/' or '.', else CSS."""
+    return node.xpath(query) if query.startswith(("/", ".", "(")) else node.css(query)
+
+
+def first_text(node: Selector | SelectorList, *queries: str) -> str | None:
+    """Text of the first element any query finds (tags dropped, entities decoded), else None."""
+    for query in queries:
+        found = select(node, query)
+        if found:
+            value = found[0].get()
+            text = clean_line(html_to_text(value).replace("\n", " ")) if "<" in value else clean_line(value)
+            if text:
+                return text
+    return None
+
+
+def first_attr(node: Selector | SelectorList, *queries: str) -> str | None:
+    for query in queries:
+        value = select(node, query).get()
+        if value and value.strip():
+            return value.strip()
+    return None
+
+
+def block_text(node: Selector | SelectorList, query: str) -> str | None:
+    """Multi-paragraph text of every element the query finds, joined with '\\n'; None if none."""
+    parts = [html_to_text(fragment) for fragment in select(node, query).getall()]
+    text = "\n".join(p for p in parts if p)
+    return text or None
+
+
+class ThreadSpider(scrapy.Spider):
+    """Base for spiders that yield one raw thread per question."""
+
+    default_base_url = ""
+
+    def __init__(
+        self, *args: Any, base_url: str | None = None, max_list_pages: str | int | None = None, **kwargs
+    ):
+        super().__init__(*args, **kwargs)
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
+        try:
+            self.max_list_pages = int(max_list_pages) if max_list_pages not in (None, "") else None
+        except ValueError:
+            raise ValueError(f"max_list_pages must be a whole number, got {max_list_pages!r}") from None
+        if self.max_list_pages is not None and self.max_list_pages < 1:
+            raise ValueError(f"max_list_pages must be at least 1, got {self.max_list_pages}")
+        self.stored: dict[str, int] = {}
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        super().update_settings(settings)
+        if not settings.getdict("FEEDS"):
+            store = settings.get("RAW_STORE_DIR", "data/raw/%(name)s") % {"name": cls.name}
+            feed = f"{store}/{cls.name}-%(time)s.jsonl"
+            settings.set("FEEDS", {feed: {"format": "jsonlines", "encoding": "utf8"}}, priority="spider")
+            settings.set("_RAW_STORE_IS_OUTPUT", True, priority="spider")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ThreadSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.stored = spider._load_store(crawler, kwargs.get("store"))
+        return spider
+
+    def _load_store(self, crawler: Crawler, store: str | None) -> dict[str, int]:
+        """Incremental re-crawls read the default output store, or `-a store=DIR` when given.
+
+        With -o/-O the output goes elsewhere, so the default store is not consulted: a crawl of
+        another host must never skip questions because of ids seen on this one.
+        """
+        settings = crawler.settings
+        if not settings.getbool("INCREMENTAL", True):
+            return {}
+        if store is None:
+            if not settings.getbool("_RAW_STORE_IS_OUTPUT"):
+                return {}
+            store = settings.get("RAW_STORE_DIR", "data/raw/%(name)s") % {"name": self.name}
+        counts = stored_answer_counts(store)
+        if counts:
+            logger.info(
+                "Incremental: %d questions already in %s; unchanged ones are skipped", len(counts), store
+            )
+        return counts
+
+    def already_stored(self, source_id: str, listed_answers: int | None) -> bool:
+        stored = self.stored.get(source_id)
+        if stored is None or listed_answers is None or listed_answers > stored:
+            return False
+        self.crawler.stats.inc_value("incremental/skipped")
+        return True
+
+    def request_failed(self, failure: Failure) -> None:
+        if failure.check(IgnoreRequest):  # robots.txt forbids it, or the crawl is closing
+            self.crawler.stats.inc_value(f"{self.name}/request_ignored")
+            self.logger.info("Not fetched: %s (%s)", failure.request.url, failure.getErrorMessage())
+            return
+        self.crawler.stats.inc_value(f"{self.name}/request_failed")
+        self.logger.warning("Request failed: %s (%s)", failure.request.url, failure.getErrorMessage())

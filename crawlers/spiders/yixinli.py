@@ -1,0 +1,255 @@
+"""`scrapy crawl yixinli`: Yixinli (壹心理) QA threads, one raw-thread item per question.
+
+Arguments: -a base_url=https://www.xinli001.com (or a mirror / the sample site),
+-a list=last|cream, -a max_list_pages=N, -a store=DIR (incremental store to compare against).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import scrapy
+from parsel import Selector
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from crawlers.items import raw_answer, raw_thread
+from crawlers.parsing import iso_utc, now_utc, parse_count, parse_time
+from crawlers.spiders._base import ThreadSpider, block_text, first_attr, first_text, select
+
+# Every selector of this spider, in one place (see ../shared/reference/yixinli.md). CSS unless the
+# query starts with '/' or '.', which makes it XPath. Answer fields are relative to the answer `li`.
+SELECTORS: dict[str, tuple[str, ...]] = {
+    # list page
+    "list_row": ("ul.content > li",),
+    "list_link": ("p.title > span > a::attr(href)", "p.title a::attr(href)", "a[href*='/qa/']::attr(href)"),
+    "list_label": ("p.label span", "p.label"),
+    "next_page": ("//a[normalize-space(.)='»']/@href", "//a[normalize-space(.)='&raquo;']/@href"),
+    # question page
+    "question_id": ("div#answer-text::attr(data-question-id)", "div.collect::attr(data-question-id)"),
+    "title": ("#left div.title h1", "div.title h1"),
+    "asker": ("#left div.title > a", "div.title > a"),
+    "answer_count": ("div.title strong",),
+    "asked_at": ("p.read-capacity > span:nth-child(1)", "p.read-capacity > span"),
+    "view_count": ("span.absoulte-img > a", "span.absolute-img > a"),
+    "body": ("div.content > p.text",),
+    "tags": ("ul.label.detail-tag li", "ul.detail-tag li"),
+    "answers": ("ul.content-ans > li",),
+    # inside one answer li
+    "answer_id": ("span.answer_zan::attr(data-answer-id)", "[data-answer-id]::attr(data-answer-id)"),
+    "answer_link": ("a.jumpA[href*='answer-']::attr(href)", "a[href*='answer-']::attr(href)"),
+    "author_link": ("p.user a[href*='/user/']::attr(href)", "p.user a[href*='/expert/']::attr(href)"),
+    "author_name": ("p.user span.username", "p.user a.username", "p.user a"),
+    "counselor_signal": (
+        ".//span[contains(concat(' ', normalize-space(@class), ' '), ' honor-icon ')]",
+        ".//span[contains(concat(' ', normalize-space(@class), ' '), ' help ')]",
+        ".//a[contains(@href, '/expert/')][not(ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' text ')])]",
+    ),
+    "answer_body": ("div.text",),
+    "likes": ("span.answer_zan a font", "span.answer_zan font"),
+    "comments": ("span.comment_item a font", "span.comment_item font"),
+    "answered_at": ("p.created_time",),
+}
+REQUIRED_FIELDS = ("title", "body")
+
+QUESTION_ID = re.compile(r"/qa/(\d+)")
+ANSWER_ID = re.compile(r"answer-(\d+)")
+PERSON_ID = re.compile(r"/(?:user|expert)/([\w-]+)")
+LISTED_ANSWERS = re.compile(r"回答\s*(\d+)")
+LISTS = ("last", "cream")
+
+
+class YixinliSpider(ThreadSpider):
+    name = "yixinli"
+    default_base_url = "https://www.xinli001.com"
+
+    def __init__(self, *args: Any, list: str = "last", **kwargs: Any):  # noqa: A002 - the -a name
+        super().__init__(*args, **kwargs)
+        if list not in LISTS:
+            raise ValueError(f"list must be one of {LISTS}, got {list!r}")
+        self.list_name = list
+        self.list_has_next_links = False
+
+    def list_url(self, page: int) -> str:
+        return (
+            f"{self.base_url}/qa?page={page}&type=question&object_name={self.list_name}"
+            "&title=&level2_tag=0&sort=id"
+        )
+
+    def question_url(self, qid: str, page: int = 1) -> str:
+        return f"{self.base_url}/qa/{qid}" + (f"?page={page}" if page > 1 else "")
+
+    async def start(self) -> AsyncIterator[Any]:
+        yield scrapy.Request(self.list_url(1), callback=self.parse_list, cb_kwargs={"page": 1})
+
+    # ------------------------------------------------------------------ list pages
+    def parse_list(self, response: Response, page: int = 1) -> Iterator[scrapy.Request]:
+        rows = _select_any(response, SELECTORS["list_row"])
+        self.crawler.stats.inc_value("yixinli/list_pages")
+        for row in rows:
+            href = first_attr(row, *SELECTORS["list_link"])
+            m = QUESTION_ID.search(href or "")
+            if not m:
+                continue
+            qid = m.group(1)
+            label = first_text(row, *SELECTORS["list_label"]) or ""
+            listed = LISTED_ANSWERS.search(label)
+            listed_answers = int(listed.group(1)) if listed else None
+            if self.already_stored(qid, listed_answers):
+                continue
+            yield scrapy.Request(
+                self.question_url(qid),
+                callback=self.parse_question,
+                errback=self.request_failed,
+                cb_kwargs={"qid": qid},
+                priority=10,  # finish threads before walking further down the list
+            )
+        if not rows:
+            self.logger.warning("List page %s has no question rows", response.url)
+            return
+        if self.max_list_pages is not None and page >= self.max_list_pages:
+            return
+        next_href = first_attr(response, *SELECTORS["next_page"])
+        if next_href:
+            self.list_has_next_links = True
+            next_url = urljoin(response.url, next_href)
+        elif not self.list_has_next_links:
+            next_url = self.list_url(page + 1)  # a site without » links: walk `page` until a page is empty
+        else:
+            return  # the site shows » links and this page has none: the last page
+        yield scrapy.Request(
+            next_url, callback=self.parse_list, errback=self.request_failed, cb_kwargs={"page": page + 1}
+        )
+
+    # ------------------------------------------------------------------ question + answer pages
+    def parse_question(self, response: Response, qid: str) -> Iterator[Any]:
+        crawled = now_utc()
+        page_qid = first_attr(response, *SELECTORS["question_id"]) or qid
+        self.crawler.stats.inc_value("yixinli/question_pages")
+        asker = _asker(response)
+        thread = raw_thread(
+            source=self.name,
+            source_id=page_qid,
+            url=self.question_url(page_qid),
+            title=first_text(response, *SELECTORS["title"]),
+            body=block_text(response, SELECTORS["body"][0]),
+            tags=[t for t in (first_text(li, ".") for li in _select_any(response, SELECTORS["tags"])) if t],
+            asker=asker,
+            asked_at=parse_time(first_text(response, *SELECTORS["asked_at"]), crawled),
+            view_count=parse_count(first_text(response, *SELECTORS["view_count"])),
+            answer_count=parse_count(first_text(response, *SELECTORS["answer_count"])),
+            crawled_at=iso_utc(crawled),
+        )
+        yield from self._answers_then_next(response, thread, page=1)
+
+    def parse_answer_page(self, response: Response, thread: dict[str, Any], page: int) -> Iterator[Any]:
+        self.crawler.stats.inc_value("yixinli/answer_pages")
+        yield from self._answers_then_next(response, thread, page)
+
+    def _answers_then_next(self, response: Response, thread: dict[str, Any], page: int) -> Iterator[Any]:
+        crawled = _parse_iso(thread["crawled_at"])
+        seen = {a["answer_id"] for a in thread["answers"]}
+        added = 0
+        for index, li in enumerate(_select_any(response, SELECTORS["answers"])):
+            answer = self._answer(li, crawled, f"{thread['source_id']}-p{page}-{index}")
+            if answer["answer_id"] not in seen:
+                seen.add(answer["answer_id"])
+                thread["answers"].append(answer)
+                added += 1
+        next_url = self._next_answer_page(response, thread, page, added)
+        if next_url:
+            yield scrapy.Request(
+                next_url,
+                callback=self.parse_answer_page,
+                errback=self.answer_page_failed,
+                cb_kwargs={"thread": thread, "page": page + 1},
+                priority=20,
+            )
+        else:
+            yield thread
+
+    def _next_answer_page(
+        self, response: Response, thread: dict[str, Any], page: int, added: int
+    ) -> str | None:
+        if not added:
+            return None  # a page with nothing new ends the thread, whatever the links say
+        qid = thread["source_id"]
+        for href in _select_any(response, SELECTORS["next_page"]).getall():
+            url = urljoin(response.url, href)
+            parts = urlsplit(url)
+            if f"/qa/{qid}" in parts.path and _page_param(parts.query) == page + 1:
+                return self.question_url(qid, page + 1)
+        total = thread["answer_count"]
+        if total is not None and len(thread["answers"]) < total:
+            return self.question_url(qid, page + 1)
+        return None
+
+    def _answer(self, li: Selector, crawled: Any, fallback_id: str) -> dict[str, Any]:
+        answer_id = first_attr(li, *SELECTORS["answer_id"])
+        if not answer_id:
+            m = ANSWER_ID.search(first_attr(li, *SELECTORS["answer_link"]) or "")
+            answer_id = m.group(1) if m else None
+        if not answer_id:
+            self.crawler.stats.inc_value("yixinli/answer_without_id")
+            answer_id = fallback_id
+        author_link = first_attr(li, *SELECTORS["author_link"]) or ""
+        m = PERSON_ID.search(author_link)
+        counselor = any(select(li, q) for q in SELECTORS["counselor_signal"])
+        return raw_answer(
+            answer_id=answer_id,
+            body=block_text(li, SELECTORS["answer_body"][0]) or "",
+            author_id=m.group(1) if m else None,
+            author_name=first_text(li, *SELECTORS["author_name"]),
+            author_role="counselor" if counselor else "user",
+            likes=parse_count(first_text(li, *SELECTORS["likes"])),
+            comment_count=parse_count(first_text(li, *SELECTORS["comments"])),
+            answered_at=parse_time(first_text(li, *SELECTORS["answered_at"]), crawled),
+        )
+
+    # ------------------------------------------------------------------ failures
+    def answer_page_failed(self, failure: Failure) -> Iterator[dict[str, Any]]:
+        """Keep what the thread already has: its first answer pages are not lost with a later one."""
+        self.crawler.stats.inc_value("yixinli/partial_threads")
+        self.logger.warning(
+            "Answer page failed: %s (%s); saving the thread with the answers gathered so far",
+            failure.request.url,
+            failure.getErrorMessage(),
+        )
+        yield failure.request.cb_kwargs["thread"]
+
+
+def _select_any(node: Any, queries: tuple[str, ...]) -> Any:
+    for query in queries:
+        found = select(node, query)
+        if found:
+            return found
+    return select(node, queries[0])
+
+
+def _asker(response: Response) -> dict[str, Any]:
+    for query in SELECTORS["asker"]:
+        link = select(response, query)
+        if link:
+            href = link[0].attrib.get("href", "")
+            name = first_text(link[0], ".")
+            m = PERSON_ID.search(href)
+            if href.startswith("javascript") or not m or (name or "").startswith("匿名"):
+                return {"id": None, "name": None, "anonymous": True}
+            return {"id": m.group(1), "name": name, "anonymous": False}
+    return {"id": None, "name": None, "anonymous": False}
+
+
+def _page_param(query: str) -> int | None:
+    values = parse_qs(query).get("page")
+    try:
+        return int(values[-1]) if values else None
+    except ValueError:
+        return None
+
+
+def _parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)
