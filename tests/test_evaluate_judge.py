@@ -1,11 +1,12 @@
-"""The LLM judge against a local OpenAI-compatible server that returns scripted rankings."""
+"""The LLM judge against the local OpenAI-compatible stub (tests/openai_stub.py) scripted to rank."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from _evaluate_helpers import ScriptedChatServer, ranking_reply, run_cli, shown_answers, write_generation
+from _evaluate_helpers import run_cli, shown_answers, write_generation
+from openai_stub import Fault, OpenAIStub
 
 from training.evaluate_judge import JudgeOptions, PostAnswers, parse_ranking, presentation_orders, run_judge
 from training.evaluate_ranking import DIMENSIONS, win_table
@@ -20,7 +21,7 @@ def quality_judge(body):
     by_quality = sorted(shown, key=lambda label: QUALITY[shown[label][:3]])
     ranking = {d: by_quality for d in DIMENSIONS}
     ranking["suggestions"] = [by_quality[1], by_quality[0], by_quality[2]]
-    return ranking_reply(ranking)
+    return ranking
 
 
 def test_parse_ranking_accepts_variants_and_rejects_bad_replies():
@@ -48,12 +49,12 @@ def test_presentation_orders_swap_positions():
 
 def test_position_bias_is_cancelled_by_swapping():
     """A judge that always prefers the first position: after swapping, every system ties."""
-    always_abc = ranking_reply({d: ["A", "B", "C"] for d in DIMENSIONS})
+    always_abc = {d: ["A", "B", "C"] for d in DIMENSIONS}
     posts = [
         PostAnswers(f"q{i}", f"帖子{i}", {"x": f"回答x{i}", "y": f"回答y{i}", "z": f"回答z{i}"})
         for i in range(3)
     ]
-    with ScriptedChatServer(lambda body: always_abc) as server:
+    with OpenAIStub(reply=lambda body: always_abc) as server:
         judgements, log = run_judge(
             posts, ["x", "y", "z"], JudgeOptions(model="judge", base_url=server.url, orders=2)
         )
@@ -62,7 +63,10 @@ def test_position_bias_is_cancelled_by_swapping():
     for entry in log:
         by_post.setdefault(entry["question_id"], []).append(entry["order"])
     for orders in by_post.values():
-        assert orders[1] == orders[0][::-1]  # the server saw the reversed order too
+        assert orders[1] == orders[0][::-1]
+    for i in range(3):  # the server saw each post in both orders
+        shown = [list(shown_answers(r["body"]).values()) for r in server.requests if f"帖子{i}" in r["user"]]
+        assert len(shown) == 2 and shown[1] == shown[0][::-1]
     table = win_table(judgements, ["x", "y", "z"], [1, 2], n_bootstrap=100)
     for system in "xyz":
         assert table["overall"]["systems"][system]["win@1"]["value"] == pytest.approx(1 / 3)
@@ -80,14 +84,14 @@ def test_judge_report_maps_rankings_back_to_systems(tmp_path):
         answers["gamma"][qid] = f"差回答（{qid}）"
     for system, by_qid in answers.items():
         write_generation(tmp_path / "gen", system, by_qid)
-    with ScriptedChatServer(quality_judge) as server:
+    with OpenAIStub(reply=quality_judge) as server:
         proc = run_cli(
             ["score", str(tmp_path / "gen"), "--out", str(tmp_path / "rep"), "--judge-model", "judge"]
             + ["--judge-base-url", server.url, "--bootstrap", "200", "--k", "1", "2"]
         )
     assert proc.returncode == 0, proc.stderr
     assert len(server.requests) == 8  # 4 posts x 2 orders
-    assert all(r["response_format"] == {"type": "json_object"} for r in server.requests)
+    assert all(r["body"]["response_format"] == {"type": "json_object"} for r in server.requests)
     report = json.loads((tmp_path / "rep" / "report.json").read_text())
     overall = report["judge"]["table"]["overall"]["systems"]
     # per post: good (1+1+1+2)/4 = 1.25, middle (2+2+2+1)/4 = 1.75, bad 3
@@ -103,7 +107,7 @@ def test_judge_report_maps_rankings_back_to_systems(tmp_path):
     assert suggestions["alpha"]["win@1"]["value"] == pytest.approx(0.75)  # the middle answer wins there
     # every logged call maps labels to the systems whose answers the server saw under them
     log = [json.loads(line) for line in (tmp_path / "rep" / "judge_calls.jsonl").read_text().splitlines()]
-    seen = sorted(tuple(shown_answers(r).items()) for r in server.requests)
+    seen = sorted(tuple(shown_answers(r["body"]).items()) for r in server.requests)
     logged = sorted(
         tuple((label, answers[system][e["question_id"]]) for label, system in e["labels"].items())
         for e in log
@@ -116,32 +120,30 @@ def test_judge_report_maps_rankings_back_to_systems(tmp_path):
 
 
 def test_invalid_replies_are_retried_then_counted(tmp_path):
-    calls = {"n": 0}
-
-    def flaky(body):
-        calls["n"] += 1
-        shown = shown_answers(body)
-        if "q1" in next(iter(shown.values())):
-            return "抱歉，我无法排序。"  # never valid for this post
-        if calls["n"] % 2 == 1:
-            return "{not json"
-        return ranking_reply({d: sorted(shown) for d in DIMENSIONS})
+    def in_label_order(body):
+        return {d: sorted(shown_answers(body)) for d in DIMENSIONS}
 
     write_generation(tmp_path / "gen", "a", {"q0": "a-q0", "q1": "a-q1"})
     write_generation(tmp_path / "gen", "b", {"q0": "b-q0", "q1": "b-q1"})
-    with ScriptedChatServer(flaky) as server:
+    faults = [
+        Fault("malformed_content", match="a-q0", times=1),  # q0: the first try only
+        Fault("malformed_content", match="a-q1", times=-1),  # q1 never gets a valid reply
+    ]
+    with OpenAIStub(reply=in_label_order, faults=faults) as server:
         proc = run_cli(
             ["score", str(tmp_path / "gen"), "--out", str(tmp_path / "rep"), "--judge-model", "j"]
             + ["--judge-base-url", server.url, "--judge-concurrency", "1", "--judge-retries", "1"]
         )
     assert proc.returncode == 0, proc.stderr
+    assert server.count() == 7  # q0: 2 + 1 tries, q1: 2 orders x 2 tries
     report = json.loads((tmp_path / "rep" / "report.json").read_text())
     judge = report["judge"]
     assert judge["calls"] == 4 and judge["failed_calls"] == 2
     assert {f["question_id"] for f in judge["failures"]} == {"q1"}
+    assert "invalid ranking" in judge["failures"][0]["error"]
     assert judge["table"]["overall"]["posts"] == 1  # q1 has no valid ranking and is left out
     log = [json.loads(line) for line in (tmp_path / "rep" / "judge_calls.jsonl").read_text().splitlines()]
-    assert all(e["attempts"] == 2 for e in log)
+    assert sorted(e["attempts"] for e in log) == [1, 2, 2, 2]
 
 
 def test_unreachable_judge_is_reported_not_a_traceback(tmp_path):
