@@ -116,8 +116,13 @@ def size_category(n: int) -> str:
 
 
 # --------------------------------------------------------------------------- sections
+def _loadable_splits(facts: CardFacts) -> list[str]:
+    """Splits with rows: Hugging Face `datasets` refuses a split that has none."""
+    return [s for s in RELEASE_SPLITS if facts.rows.get(s)]
+
+
 def _front_matter(facts: CardFacts) -> str:
-    splits = "\n".join(f"  - split: {s}\n    path: {s}.parquet" for s in RELEASE_SPLITS)
+    splits = "\n".join(f"  - split: {s}\n    path: {s}.parquet" for s in _loadable_splits(facts))
     return f"""---
 pretty_name: Empathy-QA
 language:
@@ -367,6 +372,8 @@ def _fields_section() -> str:
 
 
 def _load_section(facts: CardFacts) -> str:
+    names = ", ".join(f'"{s}"' for s in _loadable_splits(facts))
+    names = f"({names},)" if len(_loadable_splits(facts)) == 1 else f"({names})"
     return f"""## How to load it
 
 ```python
@@ -374,7 +381,7 @@ from datasets import load_dataset
 
 ds = load_dataset(
     "parquet",
-    data_files={{s: f"datasets/empathy_qa/{facts.version}/{{s}}.parquet" for s in ("train", "validation", "test")}},
+    data_files={{s: f"datasets/empathy_qa/{facts.version}/{{s}}.parquet" for s in {names}}},
 )
 sft = ds["train"].filter(lambda row: row["completion"] is not None)  # rows with a Chain-of-Empathy
 print(sft[0]["prompt"], sft[0]["completion"])

@@ -161,7 +161,11 @@ def build(config: ReleaseConfig) -> Path:
     notes = []
     empty = [s for s in RELEASE_SPLITS if not by_split[s]]
     if empty:
-        notes.append(f"Split(s) {', '.join(empty)} are empty: too few questions for the requested shares.")
+        notes.append(
+            f"Split(s) {', '.join(empty)} are empty (too few questions for the requested shares): their "
+            "files hold no rows and are left out of the loading instructions, which `datasets` needs."
+        )
+        print(f"warning: empty split(s): {', '.join(empty)}", file=sys.stderr)
     if not config.coe:
         notes.append("No CoE records were given: every row is a plain QA pair.")
     # Written beside the target and renamed into place, so a version is complete or absent.

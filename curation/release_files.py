@@ -15,7 +15,6 @@ from empathyqa.schema import RELEASE_ROW, RELEASE_SPLITS
 # timestamp; its `created_by` names the pyarrow version, so byte-identity holds per pyarrow version.
 ROW_GROUP_SIZE = 8192
 PARQUET_OPTIONS = {
-    "row_group_size": ROW_GROUP_SIZE,
     "compression": "zstd",
     "compression_level": 3,
     "use_dictionary": True,
@@ -24,8 +23,11 @@ PARQUET_OPTIONS = {
 
 
 def write_split(table: pa.Table, path: Path) -> None:
-    table = table.sort_by("id")
-    pq.write_table(table.replace_schema_metadata(None), path, **PARQUET_OPTIONS)
+    table = table.sort_by("id").replace_schema_metadata(None)
+    with pq.ParquetWriter(path, table.schema, **PARQUET_OPTIONS) as writer:
+        # An empty split gets no row group at all: Hugging Face `datasets` fails on a 0-row group.
+        if table.num_rows:
+            writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
 
 
 def schema_document(version: str) -> dict:

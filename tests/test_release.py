@@ -319,3 +319,20 @@ def test_sample_threads_are_pii_free():
 
     for thread in sample_threads():
         assert not scrub(thread["body"]).found and not scrub(thread["title"]).found
+
+
+def test_tiny_release_with_empty_splits_still_loads(tmp_path):
+    from _release_helpers import thread
+
+    import datasets
+
+    paths = write_inputs(
+        tmp_path / "in", threads=[thread(n, "情绪压力") for n in range(3)], drafts=[], reviews=[]
+    )
+    assert main(build_args(paths, tmp_path / "out")) == 0
+    release = tmp_path / "out" / "1.0.0"
+    assert pq.read_metadata(release / "test.parquet").num_row_groups == 0
+    assert run_cli("verify", str(release)).returncode == 0
+    ds = datasets.load_dataset(str(release), cache_dir=str(tmp_path / "hf"))
+    assert list(ds) == ["train"] and ds["train"].num_rows == 6
+    assert "are empty" in (release / "README.md").read_text(encoding="utf-8")
