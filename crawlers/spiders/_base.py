@@ -19,8 +19,9 @@ logger = logging.getLogger(__name__)
 
 
 def select(node: Selector | SelectorList, query: str) -> SelectorList:
-    """A selector from the SELECTORS table: XPath when it starts with '/' or '.', else CSS."""
-    return node.xpath(query) if query.startswith(("/", ".", "(")) else node.css(query)
+    """A selector from the SELECTORS table: XPath when it starts with '/', './' or '(' (or is '.'), else CSS."""
+    is_xpath = query == "." or query.startswith(("/", "./", "(", ".."))
+    return node.xpath(query) if is_xpath else node.css(query)
 
 
 def first_text(node: Selector | SelectorList, *queries: str) -> str | None:

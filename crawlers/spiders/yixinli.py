@@ -22,7 +22,7 @@ from crawlers.parsing import iso_utc, now_utc, parse_count, parse_time
 from crawlers.spiders._base import ThreadSpider, block_text, first_attr, first_text, select
 
 # Every selector of this spider, in one place (see ../shared/reference/yixinli.md). CSS unless the
-# query starts with '/' or '.', which makes it XPath. Answer fields are relative to the answer `li`.
+# query starts with '/', './' or '(', which makes it XPath. Answer fields are relative to the answer `li`.
 SELECTORS: dict[str, tuple[str, ...]] = {
     # list page
     "list_row": ("ul.content > li",),

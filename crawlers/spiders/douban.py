@@ -1,0 +1,183 @@
+"""`scrapy crawl douban -a group=GID`: Douban group topics as raw threads (replies = answers).
+
+Arguments: -a group=<group id> (required), -a base_url=https://www.douban.com (or the sample site),
+-a max_list_pages=N, -a store=DIR.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import scrapy
+from parsel import Selector
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from crawlers.items import raw_answer, raw_thread
+from crawlers.parsing import iso_utc, now_utc, parse_count, parse_time
+from crawlers.spiders._base import ThreadSpider, block_text, first_attr, first_text, select
+
+# Every selector of this spider, in one place (../shared/reference/yixinli.md, "Douban groups").
+SELECTORS: dict[str, tuple[str, ...]] = {
+    "list_row": ("table.olt tr",),
+    "list_link": ("td.title a::attr(href)", "a[href*='/group/topic/']::attr(href)"),
+    "list_replies": ("td.r-count", "td:nth-child(3)"),
+    "list_next": ("div.paginator span.next a::attr(href)", "div.paginator span.next link::attr(href)"),
+    "title": (".article h1", "#content h1"),
+    "body": ("#link-report .topic-content",),
+    "author_link": (".topic-doc .from a::attr(href)", ".topic-doc h3 a::attr(href)"),
+    "author_name": (".topic-doc .from a", ".topic-doc h3 a"),
+    "asked_at": (".topic-doc .color-green", ".topic-doc .create-time"),
+    "replies": ("li.comment-item", ".comment-item"),
+    # inside one reply
+    "reply_id": ("::attr(data-cid)", "::attr(id)"),
+    "reply_author_link": (".reply-doc h4 a::attr(href)", ".user-face a::attr(href)"),
+    "reply_author_name": (".reply-doc h4 a",),
+    "reply_time": (".reply-doc .pubtime", ".pubtime"),
+    "reply_body": (".reply-doc .reply-content",),
+    "reply_likes": (".comment-vote", "a.lnk-fav"),
+    "reply_next": ("div.paginator span.next a::attr(href)",),
+}
+REQUIRED_FIELDS = ("title", "body")
+
+TOPIC_ID = re.compile(r"/group/topic/(\d+)")
+PERSON_ID = re.compile(r"/people/([^/?#]+)")
+
+
+class DoubanSpider(ThreadSpider):
+    name = "douban"
+    default_base_url = "https://www.douban.com"
+
+    def __init__(self, *args: Any, group: str | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if not group or not re.fullmatch(r"[\w-]+", group):
+            raise ValueError(f"-a group=<Douban group id> is required (letters, digits, -), got {group!r}")
+        self.group = group
+
+    def list_url(self, start: int) -> str:
+        return f"{self.base_url}/group/{self.group}/discussion?start={start}"
+
+    def topic_url(self, tid: str) -> str:
+        return f"{self.base_url}/group/topic/{tid}/"
+
+    async def start(self) -> AsyncIterator[Any]:
+        yield scrapy.Request(self.list_url(0), callback=self.parse_list, cb_kwargs={"page": 1})
+
+    def parse_list(self, response: Response, page: int = 1) -> Iterator[scrapy.Request]:
+        self.crawler.stats.inc_value("douban/list_pages")
+        rows = 0
+        for row in _select_any(response, SELECTORS["list_row"]):
+            m = TOPIC_ID.search(first_attr(row, *SELECTORS["list_link"]) or "")
+            if not m:
+                continue  # the header row
+            rows += 1
+            tid = m.group(1)
+            # An empty reply cell means no replies yet.
+            replies = parse_count(first_text(row, *SELECTORS["list_replies"])) or 0
+            if self.already_stored(tid, replies):
+                continue
+            yield scrapy.Request(
+                self.topic_url(tid),
+                callback=self.parse_topic,
+                errback=self.request_failed,
+                cb_kwargs={"tid": tid, "listed_replies": replies},
+                priority=10,
+            )
+        if not rows:
+            self.logger.warning("List page %s has no topic rows", response.url)
+            return
+        if self.max_list_pages is not None and page >= self.max_list_pages:
+            return
+        next_href = first_attr(response, *SELECTORS["list_next"])
+        if next_href:
+            yield scrapy.Request(
+                urljoin(response.url, next_href),
+                callback=self.parse_list,
+                errback=self.request_failed,
+                cb_kwargs={"page": page + 1},
+            )
+
+    def parse_topic(self, response: Response, tid: str, listed_replies: int | None = None) -> Iterator[Any]:
+        self.crawler.stats.inc_value("douban/topic_pages")
+        crawled = now_utc()
+        m = PERSON_ID.search(first_attr(response, *SELECTORS["author_link"]) or "")
+        thread = raw_thread(
+            source=self.name,
+            source_id=tid,
+            url=self.topic_url(tid),
+            title=first_text(response, *SELECTORS["title"]),
+            body=block_text(response, SELECTORS["body"][0]),
+            tags=[],
+            asker={"id": m.group(1) if m else None, "name": first_text(response, *SELECTORS["author_name"])},
+            asked_at=parse_time(first_text(response, *SELECTORS["asked_at"]), crawled),
+            view_count=None,
+            answer_count=listed_replies,
+            crawled_at=iso_utc(crawled),
+        )
+        yield from self._replies_then_next(response, thread)
+
+    def parse_reply_page(self, response: Response, thread: dict[str, Any]) -> Iterator[Any]:
+        self.crawler.stats.inc_value("douban/reply_pages")
+        yield from self._replies_then_next(response, thread)
+
+    def _replies_then_next(self, response: Response, thread: dict[str, Any]) -> Iterator[Any]:
+        crawled = datetime.fromisoformat(thread["crawled_at"])
+        seen = {a["answer_id"] for a in thread["answers"]}
+        added = 0
+        for li in _select_any(response, SELECTORS["replies"]):
+            reply = self._reply(li, crawled)
+            if reply and reply["answer_id"] not in seen:
+                seen.add(reply["answer_id"])
+                thread["answers"].append(reply)
+                added += 1
+        next_href = first_attr(response, *SELECTORS["reply_next"])
+        if added and next_href:
+            yield scrapy.Request(
+                urljoin(response.url, next_href),
+                callback=self.parse_reply_page,
+                errback=self.reply_page_failed,
+                cb_kwargs={"thread": thread},
+                priority=20,
+            )
+        else:
+            if thread["answer_count"] is None:
+                thread["answer_count"] = len(thread["answers"])
+            yield thread
+
+    def _reply(self, li: Selector, crawled: datetime) -> dict[str, Any] | None:
+        reply_id = first_attr(li, *SELECTORS["reply_id"])
+        if not reply_id:
+            self.crawler.stats.inc_value("douban/reply_without_id")
+            return None
+        m = PERSON_ID.search(first_attr(li, *SELECTORS["reply_author_link"]) or "")
+        return raw_answer(
+            answer_id=reply_id,
+            body=block_text(li, SELECTORS["reply_body"][0]) or "",
+            author_id=m.group(1) if m else None,
+            author_name=first_text(li, *SELECTORS["reply_author_name"]),
+            author_role="user",
+            likes=parse_count(first_text(li, *SELECTORS["reply_likes"])),
+            comment_count=None,
+            answered_at=parse_time(first_text(li, *SELECTORS["reply_time"]), crawled),
+        )
+
+    def reply_page_failed(self, failure: Failure) -> Iterator[dict[str, Any]]:
+        self.crawler.stats.inc_value("douban/partial_threads")
+        self.logger.warning(
+            "Reply page failed: %s (%s); saving the topic with the replies gathered so far",
+            failure.request.url,
+            failure.getErrorMessage(),
+        )
+        yield failure.request.cb_kwargs["thread"]
+
+
+def _select_any(node: Any, queries: tuple[str, ...]) -> Any:
+    for query in queries:
+        found = select(node, query)
+        if found:
+            return found
+    return select(node, queries[0])
