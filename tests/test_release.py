@@ -16,6 +16,7 @@ from _release_helpers import (
     read_rows,
     run_cli,
     sample_threads,
+    thread,
     write_inputs,
 )
 
@@ -317,13 +318,11 @@ def test_help_explains_both_commands():
 def test_sample_threads_are_pii_free():
     from curation.pii import scrub
 
-    for thread in sample_threads():
-        assert not scrub(thread["body"]).found and not scrub(thread["title"]).found
+    for item in sample_threads():
+        assert not scrub(item["body"]).found and not scrub(item["title"]).found
 
 
 def test_tiny_release_with_empty_splits_still_loads(tmp_path):
-    from _release_helpers import thread
-
     import datasets
 
     paths = write_inputs(
