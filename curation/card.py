@@ -258,6 +258,34 @@ def _flatten_numbers(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return []
 
 
+# Parts of report.json that describe the run, not the data (timing differs between identical runs).
+REPORT_SKIPPED = ("steps", "stages", "timing", "settings", "inputs", "bad_input", "topics", "lengths")
+
+
+def _step_rows(report: Mapping[str, Any]) -> list[list[Any]]:
+    """Rows of (step, in, out, removed, why) from `stages` (name -> stats) or `steps` (list of stats)."""
+    stages = report.get("stages")
+    if isinstance(stages, Mapping):
+        named = [(name, stats) for name, stats in stages.items() if isinstance(stats, Mapping)]
+    elif isinstance(report.get("steps"), list):
+        named = [
+            (s.get("name") or s.get("step") or s.get("stage") or "?", s)
+            for s in report["steps"]
+            if isinstance(s, Mapping)
+        ]
+    else:
+        return []
+    rows = []
+    for name, stats in named:
+        removed = stats.get("removed", stats.get("dropped", "-"))
+        why = "-"
+        if isinstance(removed, Mapping):
+            why = ", ".join(f"{reason} {n}" for reason, n in removed.items()) or "-"
+            removed = sum(v for v in removed.values() if isinstance(v, (int, float)))
+        rows.append([name, stats.get("in", "-"), stats.get("out", "-"), removed, why])
+    return rows
+
+
 def _report_section(facts: CardFacts) -> str:
     head = "## Curation steps and what each removed\n\n"
     report = facts.report
@@ -267,18 +295,10 @@ def _report_section(facts: CardFacts) -> str:
             "was built, so the steps and their removals are not recorded here."
         )
     parts = []
-    steps = report.get("steps")
-    if isinstance(steps, list) and all(isinstance(s, Mapping) for s in steps):
-        body = []
-        for step in steps:
-            name = step.get("name") or step.get("step") or step.get("stage") or "?"
-            removed = step.get("removed", step.get("dropped", "-"))
-            if isinstance(removed, Mapping):
-                removed = sum(v for v in removed.values() if isinstance(v, (int, float)))
-            body.append([name, step.get("in", "-"), step.get("out", "-"), removed])
-        parts.append(_table(["step", "in", "out", "removed"], body))
-    rest = {k: v for k, v in report.items() if k != "steps"}
-    numbers = _flatten_numbers(rest)
+    steps = _step_rows(report)
+    if steps:
+        parts.append(_table(["step", "in", "out", "removed", "why"], steps))
+    numbers = _flatten_numbers({k: v for k, v in report.items() if k not in REPORT_SKIPPED})
     if numbers:
         parts.append(_table(["report entry", "value"], numbers[:80]))
     if not parts:

@@ -154,7 +154,7 @@ def test_card_covers_what_a_user_needs(release):
         "## Chain-of-Empathy status",
         "## Topics",
         "| L4 |",
-        "| filter | 40 | 33 | 7 |",
+        "| filter | 40 | 33 | 7 | answer_too_short 5, empty 2 |",
         "mean 1.000",
         "| Krippendorff's alpha, verdicts (nominal) | 0.812345 |",
         "research only",
@@ -167,6 +167,26 @@ def test_card_covers_what_a_user_needs(release):
         "configs:",
     ):
         assert needle in card, needle
+
+
+def test_card_reads_the_curation_report_as_curation_writes_it(tmp_path):
+    report = {
+        "counts": {"threads_read": 40, "threads_out": 30, "rejects": 12},
+        "stages": {
+            "filter": {"in": 40, "out": 33, "dropped": {"answer_too_short": 5, "empty": 2}, "counters": {}},
+            "dedup": {"in": 33, "out": 30, "dropped": {"near_duplicate": 3}, "counters": {}},
+        },
+        "rejects_by_reason": {"dedup:near_duplicate": 3},
+        "pii_found": {"PHONE": 4},
+        "timing": {"total_wall": 1.23},
+        "settings": {"seed": 1},
+    }
+    paths = write_inputs(tmp_path / "in", report=report)
+    assert main(build_args(paths, tmp_path / "out")) == 0
+    card = (tmp_path / "out" / "1.0.0" / "README.md").read_text(encoding="utf-8")
+    assert "| dedup | 33 | 30 | 3 | near_duplicate 3 |" in card
+    assert "| pii_found.PHONE | 4 |" in card and "| counts.rejects | 12 |" in card
+    assert "total_wall" not in card and "settings" not in card
 
 
 def test_card_says_when_the_curation_report_is_missing(tmp_path):
