@@ -156,6 +156,8 @@ def start(
     if not Path(ls_bin).exists():
         raise ServerError(f"Label Studio is not installed at {ls_bin}: run `make install-ls` first")
     if _port_in_use(host, port):
+        time.sleep(5)  # a server stopped a moment ago may still be letting go of it
+    if _port_in_use(host, port):
         raise ServerError(f"port {port} on {host} is in use: choose another with --port (or LS_PORT=...)")
     creds = ensure_credentials(data_dir)
     env = dict(os.environ)
@@ -210,17 +212,29 @@ def stop(data_dir: Path = DEFAULT_DATA_DIR, timeout: float = 30.0) -> bool:
     pid = int(state["pid"])
     was_running = _is_label_studio(pid)
     if was_running:
-        # start() put the server in its own session, so its process group holds only it and its children.
+        # start() put the server in its own session: its process group holds only it and its children,
+        # and a child that outlives it would keep the port open, so wait for the whole group.
         os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _is_label_studio(pid) and time.monotonic() < deadline:
+        while _group_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if _is_label_studio(pid):
+        if _group_alive(pid):
             os.killpg(pid, signal.SIGKILL)
-            time.sleep(0.5)
-            _is_label_studio(pid)
+            while _group_alive(pid) and time.monotonic() < deadline + 10:
+                time.sleep(0.2)
     (data_dir / STATE_FILE).unlink(missing_ok=True)
     return was_running
+
+
+def _group_alive(pgid: int) -> bool:
+    _is_label_studio(pgid)  # reaps the leader if it is our child
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # --------------------------------------------------------------------------- users
