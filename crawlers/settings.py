@@ -52,3 +52,5 @@ LOG_LEVEL = "INFO"
 # No listening consoles: a crawl opens no ports of its own.
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
+# A bad -a argument ends the crawl with one error line; True raises instead (callback tests).
+SPIDER_ARG_ERRORS_RAISE = False

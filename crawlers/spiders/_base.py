@@ -82,7 +82,13 @@ class ThreadSpider(scrapy.Spider):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ThreadSpider:
-        spider = super().from_crawler(crawler, *args, **kwargs)
+        try:
+            spider = super().from_crawler(crawler, *args, **kwargs)
+        except ValueError as exc:
+            if crawler.settings.getbool("SPIDER_ARG_ERRORS_RAISE"):
+                raise
+            # A bad -a argument is the user's typo, not a crash: one line, non-zero exit.
+            raise SystemExit(f"error: scrapy crawl {cls.name}: {exc}") from None
         spider.stored = spider._load_store(crawler, kwargs.get("store"))
         return spider
 
