@@ -268,10 +268,13 @@ def test_loads_with_datasets_and_pandas(release, tmp_path):
 
 
 # --------------------------------------------------------------------------- CLI and bad input
-def test_cli_build_prints_card_summary_and_refuses_overwrite(inputs, tmp_path):
+def test_cli_build_prints_card_summary_and_refuses_overwrite(inputs, release, tmp_path):
     first = run_cli(*build_args(inputs, tmp_path))
     assert first.returncode == 0, first.stderr
     assert "dataset card" in first.stdout and "CoE status" in first.stdout
+    # Another process (another hash seed) gives the same bytes as the in-process build.
+    for name in RELEASE_FILES + (CHECKSUMS_FILE,):
+        assert (tmp_path / "1.0.0" / name).read_bytes() == (release / name).read_bytes(), name
     before = (tmp_path / "1.0.0" / "train.parquet").read_bytes()
     again = run_cli(*build_args(inputs, tmp_path))
     assert again.returncode != 0
