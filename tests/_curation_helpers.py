@@ -283,18 +283,37 @@ ANSWER_SENTENCES = [
 ]
 
 
+COMMON_CHARS = (
+    "的一是不了人我在有他这为之大来以个中上们到说国和地也子时道出而要于就下得可你年生自会那后能对着事其里所去行过"
+    "家十用发天如然作方成者多日都三小军二无同么经法当起与好看学进种将还分此心前面又定见只主没公从已现开把两长想实"
+    "意力它与理体点样使女明高物但问机间正做最水感知世爱情话候总觉得朋友工作孩子妈妈爸爸害怕担心难过生活压力学校老师"
+    "同学希望帮助喜欢时间身体睡觉晚上早上每天关系家庭父母男女恋爱结婚分手焦虑紧张情绪心理咨询改变努力开心快乐痛苦"
+)
+# every thread gets text no other thread shares, so only planted reposts are duplicates
+
+
+def varied_text(rng: random.Random, n_chars: int) -> str:
+    parts: list[str] = []
+    size = 0
+    while size < n_chars:
+        sentence = "".join(rng.choice(COMMON_CHARS) for _ in range(rng.randint(8, 22)))
+        parts.append(sentence + rng.choice("，，，。。！？"))
+        size += len(parts[-1])
+    return "".join(parts)
+
+
 def text_from(rng: random.Random, pool: list[str], n: int) -> str:
     return "，".join(rng.sample(pool, n)) + "。"
 
 
 def raw_thread(i: int, rng: random.Random, n_answers: int = 2, source: str = "sample") -> dict[str, Any]:
-    body = text_from(rng, SENTENCES, 4) + f"第{i}次来这里提问。"
+    body = rng.choice(SENTENCES) + "。" + varied_text(rng, rng.randint(120, 300))
     answers = []
     for j in range(n_answers):
         answers.append(
             {
                 "answer_id": f"a{i}-{j}",
-                "body": text_from(rng, ANSWER_SENTENCES, 5) + f"祝你好运{i}-{j}。",
+                "body": rng.choice(ANSWER_SENTENCES) + "。" + varied_text(rng, rng.randint(150, 300)),
                 "author": {"id": f"user{j + 7}", "name": f"老师{j}"},
                 "author_role": "counselor",
                 "likes": rng.randint(0, 50),
@@ -322,3 +341,54 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+def _edit_chars(text: str, rng: random.Random, n: int) -> str:
+    chars = list(text)
+    for pos in rng.sample(range(len(chars)), n):
+        if chars[pos] not in "，。！？":
+            chars[pos] = rng.choice(COMMON_CHARS)
+    return "".join(chars)
+
+
+def _sentences(text: str) -> list[str]:
+    out, cur = [], ""
+    for ch in text:
+        cur += ch
+        if ch in "。！？":
+            out.append(cur)
+            cur = ""
+    return out + ([cur] if cur else [])
+
+
+REPOST_KINDS = ("edit", "traditional", "punctuation", "cut", "append", "fullwidth", "edit_cut")
+
+
+def repost(thread: dict[str, Any], kind: str, rng: random.Random, new_id: str) -> dict[str, Any]:
+    """A copy of `thread` reposted under a new id, changed the way reposts change."""
+    import opencc
+
+    copy = json.loads(json.dumps(thread, ensure_ascii=False))
+    copy["source_id"] = new_id
+    copy["url"] = f"https://example.test/q/{new_id}"
+    copy["asker"] = {"id": f"asker-{new_id}", "name": "转载", "anonymous": False}
+    body = copy["body"]
+    if kind == "edit":
+        body = _edit_chars(body, rng, 3)
+    elif kind == "traditional":
+        body = opencc.OpenCC("s2t").convert(body)
+        copy["title"] = opencc.OpenCC("s2t").convert(copy["title"])
+    elif kind == "punctuation":
+        body = body.replace("，", ", ").replace("。", "。 \n").replace("！", "!!")
+    elif kind == "edit_cut":
+        body = "".join(_sentences(_edit_chars(body, rng, 6))[:-1])
+    elif kind == "cut":
+        parts = _sentences(body)
+        body = "".join(parts[:-1]) if len(parts) > 3 else body[: int(len(body) * 0.85)]
+    elif kind == "append":
+        body = body + "有没有人能回答一下我，真的很需要帮助。"
+    elif kind == "fullwidth":
+        body = body.translate(FULL_WIDTH).replace(",", "，")
+        copy["title"] = copy["title"].translate(FULL_WIDTH)
+    copy["body"] = body
+    return copy

@@ -1,0 +1,85 @@
+"""Curation settings: dataclass defaults < `--config curation.yaml` < CLI flags (empathyqa.config)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+DEV_SALT = "empathyqa-dev-salt"
+
+
+@dataclass
+class CurationConfig:
+    # normalise
+    opencc: str = field(
+        default="t2s", metadata={"help": "OpenCC conversion (tw2s/hk2s convert more for TW/HK sites)"}
+    )
+    opencc_by_source: dict[str, str] = field(
+        default_factory=dict, metadata={"cli": False, "help": "per-source OpenCC config, e.g. {ptt: tw2s}"}
+    )
+    # pii
+    salt: str | None = field(
+        default=None, metadata={"help": "salt for author pseudonyms (else $EMPATHYQA_SALT)"}
+    )
+    # filters (defaults: Empathy-R1's 100-char answers; FineWeb-2 cmn_Hani / Gopher repetition ratios)
+    min_answer_chars: int = field(default=100, metadata={"help": "answers shorter than this are dropped"})
+    min_question_chars: int = field(default=20, metadata={"help": "title+body shorter than this is dropped"})
+    min_zh_share: float = field(default=0.5, metadata={"help": "minimum share of Chinese among letters"})
+    max_dup_line_frac: float = field(default=0.3, metadata={"help": "max share of chars in repeated lines"})
+    max_top_2gram_frac: float = field(
+        default=0.2, metadata={"help": "max share of chars in the top char 2-gram"}
+    )
+    max_dup_10gram_frac: float = field(
+        default=0.3, metadata={"help": "max share of chars in repeated 10-grams"}
+    )
+    spam_min_ad_words: int = field(default=2, metadata={"help": "ad words that make a post spam"})
+    strip_boilerplate: bool = field(
+        default=True, metadata={"help": "remove signature/boilerplate lines from answers"}
+    )
+    # dedup
+    dedup_threshold: float = field(default=0.7, metadata={"help": "Jaccard threshold for near duplicates"})
+    containment_threshold: float = field(
+        default=0.8,
+        metadata={"help": "also duplicate when this share of the shorter is in the longer (cut/append)"},
+    )
+    edit_similarity: float = field(
+        default=0.8,
+        metadata={
+            "help": "also duplicate at this difflib ratio of the keys (reworded reposts; checked when J >= 0.2)"
+        },
+    )
+    lsh_threshold: float = field(
+        default=0.4,
+        metadata={"help": "Jaccard that LSH bands are derived for (below the dedup threshold, for recall)"},
+    )
+    num_perm: int = field(default=128, metadata={"help": "MinHash permutations"})
+    shingle: Literal["char", "word"] = field(
+        default="char", metadata={"help": "char n-grams or jieba word n-grams"}
+    )
+    ngram: int = field(default=5, metadata={"help": "shingle size (5 for char, 3 for word)"})
+    dedup_answers: bool = field(default=True, metadata={"help": "also deduplicate answers across threads"})
+    max_bucket_pairs: int = field(
+        default=64, metadata={"help": "members of one LSH bucket compared pairwise"}
+    )
+    # topics
+    taxonomy: str | None = field(default=None, metadata={"help": "taxonomy YAML (default: the bundled one)"})
+    keyword_chars: int = field(default=200, metadata={"help": "chars of title+body given to jieba.analyse"})
+    top_k_keywords: int = field(default=8, metadata={"help": "jieba.analyse keywords per thread"})
+    # risk
+    risk_lexicon: str | None = field(default=None, metadata={"help": "extra risk lexicon YAML"})
+    # execution
+    workers: int = field(default=0, metadata={"help": "processes for per-record steps (0: all cores)"})
+    batch_size: int = field(default=256, metadata={"help": "records per batch"})
+    engine: Literal["local"] = field(default="local", metadata={"help": "executor"})
+
+    def resolved_salt(self) -> tuple[str, str]:
+        """(salt, where it came from)."""
+        if self.salt:
+            return self.salt, "config"
+        if os.environ.get("EMPATHYQA_SALT"):
+            return os.environ["EMPATHYQA_SALT"], "env"
+        return DEV_SALT, "default (set EMPATHYQA_SALT for real data)"
+
+    def resolved_workers(self) -> int:
+        return self.workers if self.workers > 0 else (os.cpu_count() or 1)

@@ -1,0 +1,133 @@
+"""Raw threads in: JSON Lines, JSON arrays and Parquet; bad input reported by file and line, never fatal."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from curation import pii
+from curation.pipeline import Record, reject_row
+from empathyqa.io import iter_jsonl
+from empathyqa.schema import question_id, validate_raw_thread
+
+
+@dataclass
+class BadInput:
+    where: str
+    error: str
+
+
+@dataclass
+class ReadStats:
+    files: int = 0
+    rows: int = 0
+    bad: list[BadInput] = field(default_factory=list)
+
+
+def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    if path.suffix == ".parquet":
+        try:
+            parquet = pq.ParquetFile(path)
+        except Exception as exc:  # noqa: BLE001 - any unreadable Parquet is reported, not raised
+            yield 0, None, f"unreadable Parquet: {exc}"
+            return
+        row = 0
+        for batch in parquet.iter_batches(batch_size=1024):
+            for obj in batch.to_pylist():
+                row += 1
+                yield row, obj, None
+        return
+    if path.suffix == ".json":
+        head = path.read_bytes()[:64].lstrip()
+        if head.startswith(b"["):
+            try:
+                items = json.loads(path.read_text(encoding="utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                yield 1, None, f"bad JSON array: {exc}"
+                return
+            for i, obj in enumerate(items, 1):
+                yield (i, obj, None) if isinstance(obj, dict) else (i, None, "not a JSON object")
+            return
+    yield from iter_jsonl(path)
+
+
+def _redacted(obj: Any) -> str:
+    """A bad record as text for the rejects, with identifiers scrubbed and names dropped."""
+    if isinstance(obj, dict):
+        obj = {k: v for k, v in obj.items() if k not in ("asker",)}
+        text = json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str)
+    else:
+        text = str(obj)
+    return pii.scrub(text[:20000]).text
+
+
+def to_working(raw: dict[str, Any], order: int) -> Record:
+    """The raw thread as the steps expect it: names dropped; ids hashed later by the PII step."""
+    asker = raw.get("asker") or {}
+    answers = []
+    for answer in raw.get("answers") or []:
+        author = answer.get("author") or {}
+        answers.append(
+            {
+                "answer_id": str(answer["answer_id"]),
+                "body": answer.get("body") or "",
+                "author_id": author.get("id"),
+                "author_role": answer.get("author_role") or "unknown",
+                "likes": answer.get("likes"),
+                "comment_count": answer.get("comment_count"),
+                "answered_at": answer.get("answered_at"),
+            }
+        )
+    return {
+        "question_id": question_id(raw["source"], raw["source_id"]),
+        "source": raw["source"],
+        "source_id": raw["source_id"],
+        "url": raw["url"],
+        "title": raw.get("title") or "",
+        "body": raw.get("body") or "",
+        "tags": [str(t) for t in (raw.get("tags") or [])],
+        "asker_id": asker.get("id"),
+        "asker_anonymous": bool(asker.get("anonymous", False)),
+        "asked_at": raw.get("asked_at"),
+        "view_count": raw.get("view_count"),
+        "answer_count": raw.get("answer_count"),
+        "answers": answers,
+        "crawled_at": raw.get("crawled_at"),
+        "_order": order,
+    }
+
+
+def read_threads(paths: list[Path], stats: ReadStats, rejects: list[Record]) -> Iterator[Record]:
+    order = 0
+    for path in paths:
+        stats.files += 1
+        for line, obj, error in _rows(path):
+            where = f"{path}:{line}"
+            if error is None and obj is not None:
+                problems = validate_raw_thread(obj)
+                if problems:
+                    error = "invalid record: " + "; ".join(problems)
+            if error is not None:
+                stats.bad.append(BadInput(where, error))
+                qid = None
+                if (
+                    isinstance(obj, dict)
+                    and isinstance(obj.get("source"), str)
+                    and isinstance(obj.get("source_id"), str)
+                ):
+                    qid = question_id(obj["source"], obj["source_id"])
+                rejects.append(
+                    {
+                        **reject_row(qid, None, "input", error.split(":")[0], f"{where}: {error}", None),
+                        "record": None if obj is None else _redacted(obj),
+                    }
+                )
+                continue
+            stats.rows += 1
+            yield to_working(obj, order)
+            order += 1

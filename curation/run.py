@@ -1,0 +1,157 @@
+"""`python -m curation run INPUT... --out DIR`: raw threads in, curated threads, rejects and a report out."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from curation.config import CurationConfig
+from curation.dedup import deduplicate
+from curation.pipeline import Batch, LocalExecutor, Record, StepStats, merge_stats, public_view
+from curation.reader import ReadStats, read_threads
+from curation.report import build_report, render_markdown
+from curation.steps import build_record_steps
+from empathyqa.config import add_dataclass_arguments, dataclass_from_args
+from empathyqa.io import expand_inputs, write_json_atomic, write_parquet_atomic
+from empathyqa.progress import print_summary, progress
+from empathyqa.schema import CURATED_THREAD, REJECT, conform
+
+CURATED_ANSWER_FIELDS = (
+    "answer_id", "body", "author_id", "author_role", "likes", "comment_count", "answered_at", "pii_counts", "dup_cluster",
+)  # fmt: skip
+
+
+def batched(records: Iterable[Record], size: int) -> Iterator[Batch]:
+    batch: Batch = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def curated_row(doc: Record) -> dict[str, Any]:
+    row = public_view(doc)
+    row["answers"] = [{k: a.get(k) for k in CURATED_ANSWER_FIELDS} for a in row["answers"]]
+    row["quality"] = sorted((row.get("quality") or {}).items())
+    return row
+
+
+def settings_for_report(config: CurationConfig) -> dict[str, Any]:
+    settings = dataclasses.asdict(config)
+    settings.pop("salt")  # never write the salt next to the hashes it protects
+    settings["salt_source"] = config.resolved_salt()[1]
+    settings.pop("workers")  # does not change the output; keeps reports identical across machines
+    return settings
+
+
+def curate(inputs: list[str | Path], out: str | Path, config: CurationConfig) -> dict[str, Any]:
+    out = Path(out)
+    paths = expand_inputs(list(inputs))
+    started = time.perf_counter()
+    read_stats = ReadStats()
+    rejects: list[Record] = []
+    stages: dict[str, StepStats] = {}
+    timing: dict[str, float] = {}
+
+    executor = LocalExecutor(config.resolved_workers())
+    threads = read_threads(paths, read_stats, rejects)
+    kept: list[Record] = []
+    step_rejects: list[Record] = []
+    for result in progress(
+        executor.map_batches(build_record_steps, config, batched(threads, config.batch_size)),
+        desc="per-record steps",
+        unit="batch",
+    ):
+        kept.extend(result.records)
+        step_rejects.extend(result.rejects)
+        merge_stats(stages, result.stats)
+    timing["per_record_wall"] = round(time.perf_counter() - started, 3)
+    for name, stats in stages.items():
+        timing[name] = round(stats.seconds, 3)  # CPU-seconds summed over workers
+
+    print("dedup: questions and answers ...", file=sys.stderr)
+    curated, dedup_rejects, dedup_stats, clusters = deduplicate(kept, config)
+    stages["dedup"] = dedup_stats
+    timing["dedup"] = round(dedup_stats.seconds, 3)
+    rejects += step_rejects + dedup_rejects
+
+    curated.sort(key=lambda d: d["_order"])
+    write_parquet_atomic(conform([curated_row(d) for d in curated], CURATED_THREAD), out / "curated.parquet")
+    write_parquet_atomic(conform(rejects, REJECT), out / "rejects.parquet")
+    timing["total_wall"] = round(time.perf_counter() - started, 3)
+    report = build_report(
+        inputs=[str(p) for p in paths],
+        read={"rows": read_stats.rows, "bad": [dataclasses.asdict(b) for b in read_stats.bad]},
+        stages=stages,
+        curated=curated,
+        rejects=rejects,
+        clusters=clusters,
+        timing=timing,
+        settings=settings_for_report(config),
+    )
+    write_json_atomic(report, out / "report.json")
+    (out / "report.md").write_text(render_markdown(report), encoding="utf-8")
+    return report
+
+
+def print_run_summary(report: dict[str, Any], out: Path) -> None:
+    rows: dict[str, Any] = {
+        "threads read": report["counts"]["threads_read"],
+        "bad input": report["counts"]["bad_input"],
+    }
+    for name, stage in report["stages"].items():
+        dropped = sum(stage["dropped"].values())
+        rows[f"{name}: dropped"] = dropped
+        for reason, n in stage["dropped"].items():
+            rows[f"  {reason}"] = n
+    rows["threads out"] = report["counts"]["threads_out"]
+    rows["answers out"] = report["counts"]["answers_out"]
+    rows["PII replaced"] = sum(report["pii_found"].values())
+    rows["question dup clusters"] = report["duplicates"]["question_clusters"]
+    rows["answer dup clusters"] = report["duplicates"]["answer_clusters"]
+    rows["risk-flagged threads"] = sum(
+        n for k, n in report["risk"]["threads_by_level"].items() if k != "none"
+    )
+    rows["seconds"] = report["timing"]["total_wall"]
+    print_summary(f"curation -> {out}", rows)
+    for bad in report["bad_input"][:20]:
+        print(f"  bad input {bad['where']}: {bad['error']}", file=sys.stderr)
+
+
+def add_run_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "run",
+        help="curate raw threads",
+        description="Normalise, scrub PII, filter, deduplicate, flag risk and assign topics. "
+        "Writes DIR/curated.parquet, DIR/rejects.parquet, DIR/report.json and DIR/report.md.",
+    )
+    parser.add_argument(
+        "inputs", nargs="+", help="raw thread files (.jsonl, .json, .parquet) or folders of them"
+    )
+    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    add_dataclass_arguments(parser, CurationConfig)
+
+
+def main_run(args: argparse.Namespace) -> int:
+    try:
+        config = dataclass_from_args(CurationConfig, args)
+        report = curate(args.inputs, args.out, config)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except TypeError as exc:  # a YAML value of the wrong shape
+        print(f"error: bad configuration: {exc}", file=sys.stderr)
+        return 2
+    print_run_summary(report, args.out)
+    if report["counts"]["threads_read"] == 0:
+        print("error: no valid raw threads in the input", file=sys.stderr)
+        return 1
+    return 0

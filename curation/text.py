@@ -1,0 +1,155 @@
+"""Text helpers: normalisation, the dedup key, Chinese share and Gopher-style repetition ratios."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from functools import lru_cache
+
+import numpy as np
+import opencc
+
+_BLOCK_TAG = re.compile(r"<\s*(?:br|/p|/div|/li|/h\d|p|div|li)\b[^>]*>", re.IGNORECASE)
+_ANY_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\ufeff]"
+)
+_SPACES = re.compile(r"[ \t\f\v\u00a0\u3000]+")
+_CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff，。！？、；：]) (?=[\u4e00-\u9fff，。！？、；：])")
+
+
+@lru_cache(maxsize=8)
+def converter(config: str) -> opencc.OpenCC:
+    return opencc.OpenCC(config)
+
+
+def normalise(text: str | None, opencc_config: str = "t2s") -> str:
+    """HTML leftovers out, NFKC, traditional to simplified, control chars out, whitespace collapsed.
+
+    Paragraph breaks stay as single newlines (the raw contract joins paragraphs with `\\n`).
+    """
+    if not text:
+        return ""
+    if "<" in text or "&" in text:
+        text = _BLOCK_TAG.sub("\n", text)
+        text = _ANY_TAG.sub("", text)
+        text = html.unescape(text)
+    text = unicodedata.normalize("NFKC", text)
+    text = converter(opencc_config).convert(text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub("", text)
+    lines = (_CJK_SPACE.sub("", _SPACES.sub(" ", line)).strip() for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+_KEY_DROP = re.compile(r"[\W_]+")
+_DIGITS = re.compile(r"[1-9]")
+
+
+def dedup_key(text: str) -> str:
+    """Lowercase, digits to 0, punctuation and whitespace out: what two reposts share."""
+    return _DIGITS.sub("0", _KEY_DROP.sub("", text.lower()))
+
+
+def is_cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"
+
+
+_PLACEHOLDER = re.compile(r"<[A-Z_]+>")
+
+
+def zh_share(text: str) -> float:
+    """Chinese characters among letters (str.isalpha counts CJK as letters, so split them out)."""
+    text = _PLACEHOLDER.sub("", text)
+    cjk = sum(1 for ch in text if is_cjk(ch))
+    letters = sum(1 for ch in text if ch.isalpha())
+    return cjk / letters if letters else 0.0
+
+
+# ----------------------------------------------------------------------------- n-gram hashing
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_BASE = np.uint64(0x100000001B3)
+
+
+def codepoints(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    # splitmix64 finaliser: spreads polynomial n-gram hashes over all 64 bits
+    h = (h ^ (h >> np.uint64(30))) * _MIX1
+    h = (h ^ (h >> np.uint64(27))) * _MIX2
+    return h ^ (h >> np.uint64(31))
+
+
+def ngram_hashes(codes: np.ndarray, n: int) -> np.ndarray:
+    """One 64-bit hash per position of each n-gram of `codes` (all of it when shorter than n)."""
+    with np.errstate(over="ignore"):
+        if len(codes) < n:
+            h = np.zeros(1, dtype=np.uint64)
+            for c in codes:
+                h = h * _BASE + c
+            return _mix(h)
+        count = len(codes) - n + 1
+        h = codes[:count].copy()
+        for k in range(1, n):
+            h = h * _BASE + codes[k : k + count]
+        return _mix(h)
+
+
+def char_shingles(key: str, n: int) -> np.ndarray:
+    """Sorted unique hashes of the character n-grams of a dedup key."""
+    return np.unique(ngram_hashes(codepoints(key), n))
+
+
+def word_shingles(key: str, n: int) -> np.ndarray:
+    import jieba
+
+    words = [w for w in jieba.lcut(key) if w.strip()]
+    ids = np.array([hash_token(w) for w in words], dtype=np.uint64)
+    return np.unique(ngram_hashes(ids, n))
+
+
+def hash_token(token: str) -> int:
+    import xxhash
+
+    return xxhash.xxh3_64_intdigest(token.encode("utf-8"))
+
+
+# ----------------------------------------------------------------------------- repetition
+def _dup_fraction(codes: np.ndarray, n: int) -> float:
+    """Share of characters covered by n-grams that occur more than once."""
+    if len(codes) < 2 * n:
+        return 0.0
+    hashes = ngram_hashes(codes, n)
+    _, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
+    starts = counts[inverse] > 1
+    if not starts.any():
+        return 0.0
+    covered = np.convolve(starts.astype(np.int32), np.ones(n, dtype=np.int32))[: len(codes)] > 0
+    return float(covered.sum()) / len(codes)
+
+
+def _top_fraction(codes: np.ndarray, n: int) -> float:
+    if len(codes) < 2 * n:
+        return 0.0
+    _, counts = np.unique(ngram_hashes(codes, n), return_counts=True)
+    return float(counts.max() * n) / len(codes)
+
+
+def repetition(text: str) -> dict[str, float]:
+    """Gopher-style ratios over characters (Chinese has no spaces to split words on)."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    seen: dict[str, int] = {}
+    for line in lines:
+        seen[line] = seen.get(line, 0) + 1
+    total = sum(len(line) for line in lines) or 1
+    dup_lines = sum(len(line) * c for line, c in seen.items() if c > 1) / total
+    codes = codepoints(dedup_key(text))
+    return {
+        "dup_line_frac": round(dup_lines, 4),
+        "top_2gram_frac": round(_top_fraction(codes, 2), 4),
+        "dup_10gram_frac": round(_dup_fraction(codes, 10), 4),
+    }
