@@ -170,7 +170,10 @@ def build(config: ReleaseConfig) -> Path:
         notes.append("No CoE records were given: every row is a plain QA pair.")
     # Written beside the target and renamed into place, so a version is complete or absent.
     staging = target.with_name(f".{config.version}.partial-{os.getpid()}")
-    staging.mkdir(parents=True)
+    try:
+        staging.mkdir(parents=True)
+    except OSError as exc:
+        raise _fail(f"cannot create {staging}: {exc}") from exc
     try:
         for split, table in tables.items():
             write_split(table, staging / f"{split}.parquet")
@@ -196,6 +199,9 @@ def build(config: ReleaseConfig) -> Path:
         if read_back:
             raise _fail("the written files failed verification:\n" + "\n".join(read_back.lines()))
         staging.rename(target)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise _fail(f"writing {target} failed: {exc}") from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

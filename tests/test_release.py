@@ -282,6 +282,12 @@ def test_cli_build_prints_card_summary_and_refuses_overwrite(inputs, release, tm
     assert (tmp_path / "1.0.0" / "train.parquet").read_bytes() == before
 
 
+def test_out_that_is_a_file_is_a_clear_error(inputs, tmp_path):
+    (tmp_path / "file").write_text("x")
+    result = run_cli(*build_args(inputs, tmp_path / "file"))
+    assert result.returncode != 0 and "Traceback" not in result.stderr and "cannot create" in result.stderr
+
+
 def test_missing_curated_file_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     result = run_cli(
