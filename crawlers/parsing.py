@@ -15,6 +15,8 @@ _RELATIVE = [
     (re.compile(r"(\d+)\s*天前"), "days"),
     (re.compile(r"(\d+)\s*(?:周|星期)前"), "weeks"),
 ]
+# Coarse forms some pages use for old posts: a month as 30 days, a year as 365.
+_RELATIVE_COARSE = [(re.compile(r"(\d+)\s*个?月前"), 30), (re.compile(r"(\d+)\s*年前"), 365)]
 _DAY_WORDS = {"今天": 0, "昨天": 1, "前天": 2}
 _DAY_WORD_TIME = re.compile(r"(今天|昨天|前天)\s*(?:(\d{1,2})[:：](\d{2}))?")
 _FULL_DATE = re.compile(
@@ -50,6 +52,10 @@ def _parse(text: str, now: datetime) -> datetime | None:
         m = pattern.search(text)
         if m:
             return now - timedelta(**{unit: int(m.group(1))})
+    for pattern, days in _RELATIVE_COARSE:
+        m = pattern.search(text)
+        if m:
+            return now - timedelta(days=days * int(m.group(1)))
     m = _DAY_WORD_TIME.search(text)
     if m:
         day = (now - timedelta(days=_DAY_WORDS[m.group(1)])).date()

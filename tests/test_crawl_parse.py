@@ -312,3 +312,48 @@ def test_parquet_exporter_writes_raw_thread_schema(tmp_path, spider: YixinliSpid
     assert table.schema.equals(RAW_THREAD)
     assert table.to_pylist()[1]["answers"][12]["answer_id"] == items[1]["answers"][12]["answer_id"]
     assert table.num_rows == 3
+
+
+# ---------------------------------------------------------------------------------- other sites, same reference
+VARIANT_PAGE = """<html><body><div id="left"><div class="title"><h1> 一个 &amp; 标题 </h1>
+<a href="javascript:void(0);">匿名</a><p class="read-capacity"><span>发布于 1个月前</span>
+<span class="absoulte-img"><a>1.2万</a></span></p></div>
+<div class="content"><p class="text">第一段&#x4E00;<br/>第二段<strong>加粗</strong></p></div>
+<ul class="label detail-tag"><li> 焦虑 </li></ul>
+<ul class="content-ans">
+<li data-answer-id="77"><p class="user"><a href="/expert/9"><img></a><a href="/expert/9">某咨询师</a></p>
+<div class="text">回答一<ul><li>要点</li></ul></div><p class="created_time">回答于 刚刚</p></li>
+<li class="ad"><p>广告</p></li>
+<li><p class="user"><a href="/user/5"><span class="username">用户</span></a></p><div class="text">回答二</div>
+<div><a class="jumpA" href="https://m.xinli001.com/qa/answer-78?x=1">分享</a></div></li>
+</ul></div></body></html>"""
+
+
+def test_reference_variants_from_another_site(spider: YixinliSpider) -> None:
+    url = f"{BASE}/qa/555"
+    (item,) = list(spider.parse_question(response(url, VARIANT_PAGE), qid="555"))
+    crawled = datetime.fromisoformat(item["crawled_at"]).astimezone(CST)
+    assert item["source_id"] == "555"  # no data-question-id: the id from the URL
+    assert item["title"] == "一个 & 标题"
+    assert item["asker"] == {"id": None, "name": None, "anonymous": True}
+    assert item["asked_at"] == (crawled - timedelta(days=30)).isoformat()
+    assert item["view_count"] == 12000 and item["answer_count"] is None
+    assert item["body"] == "第一段一\n第二段加粗"
+    assert item["tags"] == ["焦虑"]
+    first, second = item["answers"]  # the advert row is not an answer
+    assert first["answer_id"] == "77" and first["author"] == {"id": "9", "name": "某咨询师"}
+    assert first["author_role"] == "counselor" and first["body"] == "回答一\n要点"
+    assert first["answered_at"] == crawled.isoformat()
+    assert first["likes"] is None and first["comment_count"] is None
+    assert second["answer_id"] == "78" and second["author"] == {"id": "5", "name": "用户"}
+    assert second["author_role"] == "user" and second["answered_at"] is None
+
+
+def test_full_page_without_count_tries_next_page(spider: YixinliSpider) -> None:
+    html = renderer().question_page("101000013", 1).replace("<strong>13个回答</strong>", "")
+    out = list(
+        spider.parse_question(
+            response(f"{BASE}/qa/101000013", html.replace(">»</a>", "></a>")), qid="101000013"
+        )
+    )
+    assert isinstance(out[-1], Request) and out[-1].url == f"{BASE}/qa/101000013?page=2"

@@ -27,9 +27,8 @@ def select(node: Selector | SelectorList, query: str) -> SelectorList:
 def first_text(node: Selector | SelectorList, *queries: str) -> str | None:
     """Text of the first element any query finds (tags dropped, entities decoded), else None."""
     for query in queries:
-        found = select(node, query)
-        if found:
-            value = found[0].get()
+        for found in select(node, query):  # e.g. an avatar link with no text before the name link
+            value = found.get()
             text = clean_line(html_to_text(value).replace("\n", " ")) if "<" in value else clean_line(value)
             if text:
                 return text

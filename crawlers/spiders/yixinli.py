@@ -40,7 +40,11 @@ SELECTORS: dict[str, tuple[str, ...]] = {
     "tags": ("ul.label.detail-tag li", "ul.detail-tag li"),
     "answers": ("ul.content-ans > li",),
     # inside one answer li
-    "answer_id": ("span.answer_zan::attr(data-answer-id)", "[data-answer-id]::attr(data-answer-id)"),
+    "answer_id": (
+        "span.answer_zan::attr(data-answer-id)",
+        "[data-answer-id]::attr(data-answer-id)",
+        "::attr(data-answer-id)",
+    ),
     "answer_link": ("a.jumpA[href*='answer-']::attr(href)", "a[href*='answer-']::attr(href)"),
     "author_link": ("p.user a[href*='/user/']::attr(href)", "p.user a[href*='/expert/']::attr(href)"),
     "author_name": ("p.user span.username", "p.user a.username", "p.user a"),
@@ -61,6 +65,7 @@ ANSWER_ID = re.compile(r"answer-(\d+)")
 PERSON_ID = re.compile(r"/(?:user|expert)/([\w-]+)")
 LISTED_ANSWERS = re.compile(r"回答\s*(\d+)")
 LISTS = ("last", "cream")
+ANSWERS_PER_PAGE = 10
 
 
 class YixinliSpider(ThreadSpider):
@@ -156,6 +161,8 @@ class YixinliSpider(ThreadSpider):
         added = 0
         for index, li in enumerate(_select_any(response, SELECTORS["answers"])):
             answer = self._answer(li, crawled, f"{thread['source_id']}-p{page}-{index}")
+            if answer is None:
+                continue
             if answer["answer_id"] not in seen:
                 seen.add(answer["answer_id"])
                 thread["answers"].append(answer)
@@ -186,14 +193,19 @@ class YixinliSpider(ThreadSpider):
         total = thread["answer_count"]
         if total is not None and len(thread["answers"]) < total:
             return self.question_url(qid, page + 1)
+        if total is None and added >= ANSWERS_PER_PAGE:  # no count shown and a full page: try the next
+            return self.question_url(qid, page + 1)
         return None
 
-    def _answer(self, li: Selector, crawled: Any, fallback_id: str) -> dict[str, Any]:
+    def _answer(self, li: Selector, crawled: Any, fallback_id: str) -> dict[str, Any] | None:
         answer_id = first_attr(li, *SELECTORS["answer_id"])
         if not answer_id:
             m = ANSWER_ID.search(first_attr(li, *SELECTORS["answer_link"]) or "")
             answer_id = m.group(1) if m else None
+        body = block_text(li, SELECTORS["answer_body"][0])
         if not answer_id:
+            if not body:
+                return None  # not an answer: a placeholder or advert row in the list
             self.crawler.stats.inc_value("yixinli/answer_without_id")
             answer_id = fallback_id
         author_link = first_attr(li, *SELECTORS["author_link"]) or ""
@@ -201,7 +213,7 @@ class YixinliSpider(ThreadSpider):
         counselor = any(select(li, q) for q in SELECTORS["counselor_signal"])
         return raw_answer(
             answer_id=answer_id,
-            body=block_text(li, SELECTORS["answer_body"][0]) or "",
+            body=body or "",
             author_id=m.group(1) if m else None,
             author_name=first_text(li, *SELECTORS["author_name"]),
             author_role="counselor" if counselor else "user",
