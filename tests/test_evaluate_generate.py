@@ -162,6 +162,10 @@ def test_tiny_model_then_score_gives_every_metric(tmp_path, tiny_model):
         (["score", "missing-folder"], "input not found"),
         (["human", "pull", "--state", "missing.json"], "state file not found"),
         (["human", "push", "{gen}"], "Label Studio needs --url"),
+        (
+            ["human", "push", "{gen}", "--url", "http://127.0.0.1:9", "--api-key", "x"],
+            "cannot reach Label Studio",
+        ),
     ],
 )
 def test_bad_input_gives_one_clear_line(tmp_path, args, message):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,22 @@ def client(url: str | None, api_key: str | None):
     return LabelStudio(base_url=url, api_key=api_key), url
 
 
+@contextmanager
+def label_studio_errors(url: str) -> Iterator[None]:
+    """Label Studio's refusals and an unreachable server as one clear line, not a traceback."""
+    import httpx
+    from label_studio_sdk.core.api_error import ApiError
+
+    try:
+        yield
+    except ApiError as exc:
+        raise EvaluateInputError(
+            f"Label Studio at {url} refused: HTTP {exc.status_code}: {str(exc.body)[:200]}"
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise EvaluateInputError(f"cannot reach Label Studio at {url}: {exc}") from exc
+
+
 def build_tasks(
     systems: dict[str, list[dict[str, Any]]], posts: list[str], seed: int
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
@@ -101,8 +119,19 @@ def push(
 ) -> dict[str, Any]:
     if len(systems) < 2:
         raise EvaluateInputError("a ranking round needs at least two systems")
+    if state_path.exists():
+        raise EvaluateInputError(
+            f"{state_path} exists: it holds an earlier round's hidden mapping; pass another --state"
+        )
     ls, base_url = client(url, api_key)
     tasks, mapping = build_tasks(systems, posts, seed)
+    with label_studio_errors(base_url):
+        return _push(ls, base_url, systems, tasks, mapping, state_path, title, overlap)
+
+
+def _push(
+    ls, base_url, systems, tasks, mapping, state_path: Path, title: str, overlap: int
+) -> dict[str, Any]:
     project = ls.projects.create(
         title=title,
         label_config=label_config(len(systems)),
@@ -194,9 +223,14 @@ def annotation_judgements(
 
 
 def export_tasks(state: dict[str, Any], url: str | None, api_key: str | None) -> list[dict[str, Any]]:
-    ls, _ = client(url or state.get("url"), api_key)
+    ls, base_url = client(url or state.get("url"), api_key)
+    with label_studio_errors(base_url):
+        return _export(ls, state["project_id"])
+
+
+def _export(ls, project_id: int) -> list[dict[str, Any]]:
     tasks = []
-    for task in ls.tasks.list(project=state["project_id"], fields="all"):
+    for task in ls.tasks.list(project=project_id, fields="all"):
         dumped = task.model_dump() if hasattr(task, "model_dump") else dict(task)
         annotations = []
         for a in dumped.get("annotations") or []:

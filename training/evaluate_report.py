@@ -41,7 +41,9 @@ def automatic_markdown(automatic: dict[str, dict[str, Any]]) -> list[str]:
     lines.append("|---" * (len(AUTOMATIC_COLUMNS) + 1) + "|")
     for system, metrics in automatic.items():
         lines.append(
-            f"| {system} | " + " | ".join(_num(metrics.get(key), digits) for key, _, digits in AUTOMATIC_COLUMNS) + " |"
+            f"| {system} | "
+            + " | ".join(_num(metrics.get(key), digits) for key, _, digits in AUTOMATIC_COLUMNS)
+            + " |"
         )
     return lines
 
