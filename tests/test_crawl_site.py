@@ -142,3 +142,19 @@ def test_bad_spider_argument_fails_clearly(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "error: scrapy crawl yixinli: list must be one of" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_demo_crawls_sample_site(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "crawlers.demo", "--out-dir", str(tmp_path / "raw")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "yixinli: threads" in result.stdout and "written to" in result.stdout
+    assert len(read_jsonl(tmp_path / "raw" / "yixinli" / "sample.jsonl")) == len(CRAWLABLE)
+    assert len(read_jsonl(tmp_path / "raw" / "douban" / "sample.jsonl")) == 8
