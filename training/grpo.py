@@ -1,0 +1,118 @@
+"""GRPO on the release's questions: `python -m training.grpo --config RECIPE.yaml`.
+
+Rewards: format (strict CoE parse, 0/1), answer quality (the reward model on the `<answer>` part)
+and an optional length penalty, combined with the recipe's weights; TRL logs each component as
+`rewards/<name>/mean`. Checkpoints every `save_steps`; `--resume_from_checkpoint PATH|last`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trl import GRPOConfig, GRPOTrainer, ModelConfig, get_peft_config
+
+from training.common import TrainingInputError, parse_config, run_main, summarize_log
+from training.data import DataArguments, grpo_examples, load_split
+from training.policy import load_policy, sample_generation, save_policy
+from training.rewards import AnswerQualityReward, LengthPenalty, format_reward
+
+GRPO_DEFAULTS = {"output_dir": "runs/grpo", "report_to": "none", "num_generations": 4}
+
+
+@dataclass
+class RewardArguments:
+    reward_model_path: str | None = field(
+        default=None, metadata={"help": "folder written by training.reward (answer-quality reward)"}
+    )
+    format_weight: float = 1.0
+    answer_weight: float = 1.0
+    length_weight: float = field(default=0.0, metadata={"help": "0 turns the length penalty off"})
+    length_min_chars: int = 20
+    length_max_chars: int = 400
+
+
+def reward_functions(args: RewardArguments) -> tuple[list, list[float]]:
+    funcs: list = [format_reward]
+    weights = [args.format_weight]
+    if args.answer_weight:
+        if not args.reward_model_path:
+            raise TrainingInputError("--reward_model_path is required (or set --answer_weight 0)")
+        from training.reward import RewardScorer
+
+        funcs.append(AnswerQualityReward(RewardScorer.from_pretrained(args.reward_model_path)))
+        weights.append(args.answer_weight)
+    if args.length_weight:
+        funcs.append(LengthPenalty(args.length_min_chars, args.length_max_chars))
+        weights.append(args.length_weight)
+    return funcs, weights
+
+
+def resolve_resume(value: str | None, output_dir: str) -> str | None:
+    """`last`/`true` means the newest checkpoint in output_dir."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if value is None or value.lower() in ("", "false", "none"):
+        return None
+    if value.lower() in ("last", "true"):
+        last = get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None
+        if last is None:
+            raise TrainingInputError(f"--resume_from_checkpoint {value}: no checkpoint in {output_dir}")
+        return last
+    if not Path(value).is_dir():
+        raise TrainingInputError(f"--resume_from_checkpoint: {value} is not a checkpoint folder")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    from datasets import Dataset
+
+    data_args, reward_args, training_args, model_args = parse_config(
+        (DataArguments, RewardArguments, GRPOConfig, ModelConfig), "grpo", argv, GRPO_DEFAULTS
+    )
+    if training_args.use_vllm and importlib.util.find_spec("vllm") is None:
+        print("vLLM is not installed: generating with transformers instead (use_vllm off)")
+        training_args.use_vllm = False
+    resume = resolve_resume(training_args.resume_from_checkpoint, training_args.output_dir)
+    funcs, weights = reward_functions(reward_args)
+    training_args.reward_weights = weights
+    model, tokenizer = load_policy(model_args, training_args)
+    train = grpo_examples(load_split(data_args, "train"), data_args, tokenizer)
+    train.print("GRPO prompts (train)")
+
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=funcs,
+        args=training_args,
+        train_dataset=Dataset.from_list(train.examples),
+        processing_class=tokenizer,
+        peft_config=get_peft_config(model_args),
+    )
+    names = ", ".join(f"{n} x{w:g}" for n, w in zip(trainer.reward_func_names, weights, strict=True))
+    print(f"reward functions: {names}")
+    result = trainer.train(resume_from_checkpoint=resume)
+    out = save_policy(trainer, tokenizer, training_args.output_dir, merged_lora=model_args.use_peft)
+    _report(trainer.state.log_history, result, out)
+    sample = sample_generation(
+        out, train.examples[0]["prompt"], max_new_tokens=training_args.max_completion_length or 64
+    )
+    print(f"sample generation from {out}: {sample[:200]!r}")
+    return 0
+
+
+def _report(log_history: list[dict], result, out: Path) -> None:
+    from empathyqa.progress import print_summary
+
+    rows: dict[str, object] = {"steps": result.global_step, "train loss": result.training_loss}
+    means = summarize_log(log_history, "rewards/")
+    rows.update({f"{k} (mean over run)": v for k, v in sorted(means.items()) if k.endswith("/mean")})
+    total = summarize_log(log_history, "reward")
+    if "reward" in total:
+        rows["reward, weighted total (mean over run)"] = total["reward"]
+    print_summary(f"GRPO -> {out}", rows, file=sys.stdout)
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))
