@@ -126,14 +126,19 @@ def _retry_after(response: httpx.Response | None) -> float | None:
 
 def make_client(base_url: str | None, api_key: str | None, timeout: float) -> AsyncOpenAI:
     # the client's own retries are off: ours count every attempt and share the rate limiter
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=256)
+    try:  # aiohttp transport (openai[aiohttp]): ~4x less client CPU per request than httpx's own pool
+        from openai import DefaultAioHttpClient
+
+        http_client = DefaultAioHttpClient(limits=limits, timeout=timeout)
+    except (ImportError, RuntimeError):
+        http_client = httpx.AsyncClient(limits=limits, timeout=timeout)
     return AsyncOpenAI(
         base_url=base_url,
         api_key=api_key or "no-key",
         max_retries=0,
         timeout=timeout,
-        http_client=httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=256)
-        ),
+        http_client=http_client,
     )
 
 
@@ -160,10 +165,11 @@ class Drafter:
         if fmt:
             kwargs["response_format"] = fmt
         self.stats.requests += 1
-        raw = await self.client.chat.completions.with_raw_response.create(**kwargs)
-        # parse the JSON ourselves: cheaper than building the typed models, and tolerant of extras
+        # client.post skips the SDK's typed-params transform, which cost ~40% of client CPU per request;
+        # the body is plain JSON already. Errors still map to openai.APIStatusError and friends.
+        response = await self.client.post("/chat/completions", cast_to=httpx.Response, body=kwargs)
         try:
-            body = json.loads(raw.http_response.content)
+            body = json.loads(await response.aread())
             choice = body["choices"][0]
             content = (choice.get("message") or {}).get("content")
             usage = body.get("usage") or {}

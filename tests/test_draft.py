@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pyarrow.parquet as pq
 import pytest
@@ -206,25 +207,49 @@ def test_dry_run_estimates_without_calling(tmp_path):
     ("args", "message"),
     [
         (
-            ["draft", "/nonexistent/curated.parquet", "--out", "o", "--model", "m", "--base-url", "http://x"],
+            ["/nonexistent/curated.parquet", "--out", "o", "--model", "m", "--base-url", "http://x"],
             "not found",
         ),
+        (["{bad}", "--out", "o", "--model", "m", "--base-url", "http://x"], "not a readable Parquet"),
+        (["{bad_table}", "--out", "o", "--model", "m", "--base-url", "http://x"], "not a curated set"),
+        (["{cur}", "--out", "o", "--model", "m"], "OPENAI_API_KEY"),
+        (["{cur}", "--out", "{out}", "--model", "m", "--base-url", "http://127.0.0.1:9/v1"], "unreachable"),
         (
-            ["draft", "{bad}", "--out", "o", "--model", "m", "--base-url", "http://x"],
-            "not a readable Parquet",
-        ),
-        (["draft", "{cur}", "--out", "o", "--base-url", "http://x"], "--model is required"),
-        (["draft", "{cur}", "--out", "o", "--model", "m"], "OPENAI_API_KEY"),
-        (
-            ["draft", "{cur}", "--out", "{out}", "--model", "m", "--base-url", "http://127.0.0.1:9/v1"],
-            "unreachable",
+            ["{cur}", "--out", "o", "--model", "m", "--prompt", "coe_v9", "--base-url", "http://x"],
+            "not found",
         ),
     ],
 )
-def test_bad_input_gives_one_clear_message(tmp_path, args, message):
+def test_bad_input_gives_one_clear_message(tmp_path, monkeypatch, capsys, args, message):
+    import pyarrow as pa
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     write_curated(tmp_path / "cur", [thread(1)])
     (tmp_path / "bad.parquet").write_text("not parquet")
-    args = [a.format(bad=tmp_path / "bad.parquet", cur=tmp_path / "cur", out=tmp_path / "out") for a in args]
-    result = run_cli(args, env={"OPENAI_API_KEY": ""})
-    assert result.returncode != 0
-    assert message in result.stderr and "Traceback" not in result.stderr
+    pq.write_table(pa.table({"x": [1]}), tmp_path / "other.parquet")
+    names = {
+        "bad": tmp_path / "bad.parquet",
+        "bad_table": tmp_path / "other.parquet",
+        "cur": tmp_path / "cur",
+    }
+    args = [a.format(out=tmp_path / "out", **names) for a in args]
+    try:
+        code = draft.main(args)
+    except SystemExit as exc:  # config errors exit with their message
+        code, text = (2, exc.code) if isinstance(exc.code, str) else (exc.code, "")
+        print(text, file=sys.stderr)
+    assert code != 0
+    assert message in capsys.readouterr().err
+
+
+def test_cli_errors_have_no_traceback(tmp_path):
+    missing = str(tmp_path / "missing")
+    result = run_cli(["draft", missing, "--out", str(tmp_path / "o"), "--base-url", "http://x"])
+    assert (
+        result.returncode == 2 and "--model is required" in result.stderr and "Traceback" not in result.stderr
+    )
+    result = run_cli(
+        ["draft", missing, "--out", str(tmp_path / "o"), "--model", "m", "--base-url", "http://x"]
+    )
+    assert result.returncode == 2 and result.stderr.strip().startswith("error: curated set not found")

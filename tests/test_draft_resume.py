@@ -80,3 +80,34 @@ def test_killed_run_resumes_without_losing_or_repeating(tmp_path):
     repeated = [u for u in Counter(r["user"] for r in second) if u in first_run]
     assert len(repeated) <= CONCURRENCY + 1
     assert not (out / "parts").exists() or not list((out / "parts").glob("*.jsonl"))
+
+
+def test_ctrl_c_saves_what_arrived_and_says_so(tmp_path):
+    write_curated(tmp_path / "cur", [thread(i) for i in range(PAIRS)])
+    out = tmp_path / "out"
+    args = [
+        sys.executable,
+        "-m",
+        "annotation",
+        "draft",
+        str(tmp_path / "cur"),
+        "--out",
+        str(out),
+        "--model",
+        "m1",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with OpenAIStub(latency=0.1) as stub:
+        args += ["--base-url", stub.url, "--concurrency", "2"]
+        proc = subprocess.Popen(
+            args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 30
+        while stub.count() < 8 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert "INTERRUPTED" in err and "Traceback" not in err
+    saved = pq.read_table(out / "coe.parquet").num_rows
+    assert 4 <= saved < PAIRS  # compacted on the way out
