@@ -158,11 +158,12 @@ async def draft_all(
         dynamic_ncols=True,
     )
     drafted = 0
+    system_tokens = rough_tokens(drafter.prompt.system) + 100
 
     async def handle(job: Job) -> None:
         nonlocal drafted
         pair = job.first
-        est = rough_tokens(pair.title + pair.question + pair.answer) + 1500 + TYPICAL_REPLY_TOKENS
+        est = rough_tokens(pair.title + pair.question + pair.answer) + system_tokens + TYPICAL_REPLY_TOKENS
         started = time.monotonic()
         try:
             layers, reply, raw = await drafter.draft(pair.title, pair.question, pair.answer, est)

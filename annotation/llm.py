@@ -18,6 +18,7 @@ from openai import AsyncOpenAI
 from annotation.prompting import MODES, Mode, PromptSpec, ReplyError, parse_reply, response_format
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+MAX_RETRY_AFTER = 600.0  # a server asking for hours is treated as asking for ten minutes
 
 
 @dataclass
@@ -39,7 +40,9 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after: float | None) -> float:
         # full jitter (AWS style) spreads retries of many workers; a server's retry-after is a floor
         backoff = random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
-        return max(backoff, retry_after) if retry_after is not None else backoff
+        if retry_after is None:
+            return backoff
+        return max(backoff, min(retry_after, MAX_RETRY_AFTER))
 
 
 class RateLimiter:
@@ -182,14 +185,20 @@ class Drafter:
             completion_tokens=int(usage.get("completion_tokens") or 0),
         )
 
-    async def request(self, messages: list[dict[str, str]], est_tokens: int) -> Reply:
+    async def request(
+        self,
+        messages: list[dict[str, str]],
+        est_tokens: int,
+        mode: Mode | None = None,
+        max_tokens: int | None = None,
+    ) -> Reply:
         """One completion, retried on 429/5xx/timeouts/broken bodies; DraftFailure when it gives up."""
         attempt = 0
         while True:
             await self.limiter.acquire(est_tokens)
             reason, error, retry_after, retryable = "error", "", None, True
             try:
-                reply = await self._once(messages, self.mode)
+                reply = await self._once(messages, mode or self.mode, max_tokens)
                 self.stats.prompt_tokens += reply.prompt_tokens
                 self.stats.completion_tokens += reply.completion_tokens
                 return reply
@@ -199,12 +208,12 @@ class Drafter:
                 reason, error = "connection", str(exc.__cause__ or exc)
             except openai.APIStatusError as exc:
                 status = exc.status_code
-                reason = (
-                    "rate_limited" if status == 429 else "server_error" if status >= 500 else f"http_{status}"
-                )
+                retryable = status in RETRYABLE_STATUS
+                reason = "rate_limited" if status == 429 else f"http_{status}"
+                if retryable and status >= 500:
+                    reason = "server_error"
                 error = f"HTTP {status}: {str(exc.message)[:300]}"
                 retry_after = _retry_after(exc.response)
-                retryable = status in RETRYABLE_STATUS
             except _BadBody as exc:
                 reason, error = "bad_response", str(exc)
             if not retryable or attempt >= self.retry.max_retries:
@@ -251,15 +260,13 @@ async def probe_mode(drafter: Drafter) -> tuple[Mode, list[str]]:
     notes = []
     for mode in MODES[:-1]:
         drafter.mode = mode
-        try:
-            reply = await drafter._once(PROBE_MESSAGES, mode, max_tokens=60)
-        except openai.APIStatusError as exc:
-            if exc.status_code in (400, 404, 415, 422, 501):
-                notes.append(f"{mode}: refused (HTTP {exc.status_code})")
+        try:  # retried like any request: one 503 or timeout must not decide the mode or end the run
+            reply = await drafter.request(PROBE_MESSAGES, 100, mode=mode, max_tokens=60)
+        except DraftFailure as exc:
+            if exc.reason in ("http_400", "http_404", "http_415", "http_422", "http_501"):
+                notes.append(f"{mode}: refused ({exc.error[:80]})")
                 continue
-            raise DraftFailure("probe_failed", f"probe got HTTP {exc.status_code}: {exc.message}") from exc
-        except (openai.APIConnectionError, openai.APITimeoutError, _BadBody) as exc:
-            raise DraftFailure("probe_failed", f"endpoint unreachable or broken: {exc}") from exc
+            raise DraftFailure("probe_failed", f"endpoint unreachable or broken: {exc.error}") from exc
         try:
             obj = json.loads((reply.content or "").strip().removeprefix("```json").strip("`\n "))
             if isinstance(obj, dict) and "l1" in obj:

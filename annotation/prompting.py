@@ -132,6 +132,7 @@ class ReplyError(ValueError):
 
 
 _TAG_LAYER = {name: re.compile(rf"<{name}>(.*?)</{name}>", re.S | re.I) for name in LAYERS}
+_THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
 
 
@@ -165,6 +166,8 @@ def _tag_payload(text: str) -> dict[str, Any]:
 
 def parse_reply(text: str | None, mode: Mode) -> CoeDraft:
     """Validated draft from a reply, or ReplyError saying what is wrong (in words a model can act on)."""
+    if text:
+        text = _THINK.sub("", text)  # reasoning models may put their thinking before the answer
     if not text or not text.strip():
         raise ReplyError("the reply is empty")
     if mode == "text":

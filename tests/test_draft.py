@@ -253,3 +253,16 @@ def test_cli_errors_have_no_traceback(tmp_path):
         ["draft", missing, "--out", str(tmp_path / "o"), "--model", "m", "--base-url", "http://x"]
     )
     assert result.returncode == 2 and result.stderr.strip().startswith("error: curated set not found")
+
+
+def test_probe_survives_a_transient_error_and_think_blocks_are_ignored(tmp_path):
+    write_curated(tmp_path / "cur", [thread(1)])
+
+    probe_fault = Fault("status", status=503, retry_after=0, match="请只输出这个 JSON")
+    with OpenAIStub(faults=[probe_fault]) as stub:
+        assert run_draft(tmp_path / "cur", tmp_path / "out", stub) == 0
+        assert [r["fault"] for r in stub.requests][:2] == ["status", None]
+    probe = json.loads((tmp_path / "out" / draft.PROBE_FILE).read_text())
+    assert [v["mode"] for v in probe.values()] == ["json_schema"]
+    reply = "<think>先想一想 {草稿} 怎么写</think>" + json.dumps(GOOD, ensure_ascii=False)
+    assert parse_reply(reply, "json_object").l1 == GOOD["l1"]
