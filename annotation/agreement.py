@@ -25,6 +25,14 @@ def levenshtein(a: str, b: str) -> int:
     """Character edit distance (insertions, deletions, substitutions)."""
     if a == b:
         return 0
+    # Reviewers' edits are local: strip the shared prefix and suffix before the quadratic part.
+    start = 0
+    while start < len(a) and start < len(b) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < len(a) - start and end < len(b) - start and a[-1 - end] == b[-1 - end]:
+        end += 1
+    a, b = a[start : len(a) - end], b[start : len(b) - end]
     if len(a) < len(b):
         a, b = b, a
     previous = list(range(len(b) + 1))
@@ -36,18 +44,14 @@ def levenshtein(a: str, b: str) -> int:
     return previous[-1]
 
 
-def layers_text(layers: Mapping[str, str | None]) -> str:
-    return "\n".join(layers.get(name) or "" for name in LAYERS)
-
-
 def layers_edit_distance(draft: Mapping[str, str | None], verified: Mapping[str, str | None]) -> int:
     return sum(levenshtein(draft.get(n) or "", verified.get(n) or "") for n in LAYERS)
 
 
-def similarity(a: str, b: str) -> float:
-    """1 - edit distance / longer length: 1.0 for identical texts, 0.0 for nothing in common."""
-    longest = max(len(a), len(b))
-    return 1.0 if longest == 0 else 1.0 - levenshtein(a, b) / longest
+def layers_similarity(a: Mapping[str, str | None], b: Mapping[str, str | None]) -> float:
+    """1 - edit distance / longer length, layer by layer (an edit never spans two layers)."""
+    longest = max(sum(len(a.get(n) or "") for n in LAYERS), sum(len(b.get(n) or "") for n in LAYERS))
+    return 1.0 if longest == 0 else 1.0 - layers_edit_distance(a, b) / longest
 
 
 def pairwise_agreement(labels: Sequence[Any]) -> float | None:
@@ -58,11 +62,11 @@ def pairwise_agreement(labels: Sequence[Any]) -> float | None:
     return sum(x == y for x, y in pairs) / len(pairs)
 
 
-def mean_pairwise_similarity(texts: Sequence[str]) -> float | None:
+def mean_pairwise_similarity(texts: Sequence[Mapping[str, str | None]]) -> float | None:
     pairs = list(combinations(texts, 2))
     if not pairs:
         return None
-    return sum(similarity(x, y) for x, y in pairs) / len(pairs)
+    return sum(layers_similarity(x, y) for x, y in pairs) / len(pairs)
 
 
 def alpha(units: Mapping[Any, Mapping[str, Any]], level: str) -> float | None:
@@ -76,7 +80,9 @@ def alpha(units: Mapping[Any, Mapping[str, Any]], level: str) -> float | None:
         return None
     codes: dict[Any, float] = {}
     if level == "nominal":
-        codes = {v: float(i) for i, v in enumerate(sorted({str(v) for votes in pairable for v in votes.values()}))}
+        codes = {
+            v: float(i) for i, v in enumerate(sorted({str(v) for votes in pairable for v in votes.values()}))
+        }
     matrix = np.full((len(annotators), len(pairable)), np.nan)
     for col, votes in enumerate(pairable):
         for row, annotator in enumerate(annotators):
@@ -112,10 +118,9 @@ class Resolution:
 
 def _medoid(votes: Sequence[Vote]) -> Vote:
     """The edited text closest to the other edits; lowest annotation id breaks ties."""
-    texts = [layers_text(v.layers) for v in votes]
 
     def closeness(i: int) -> float:
-        return sum(similarity(texts[i], texts[j]) for j in range(len(votes)) if j != i)
+        return sum(layers_similarity(votes[i].layers, votes[j].layers) for j in range(len(votes)) if j != i)
 
     best = max(range(len(votes)), key=lambda i: (closeness(i), -votes[i].annotation_id))
     return votes[best]
@@ -128,7 +133,7 @@ def resolve(draft: Mapping[str, str], votes: Sequence[Vote]) -> Resolution:
     """
     cast = sorted((v for v in votes if v.status in VOTE_STATUSES), key=lambda v: v.annotation_id)
     agreement = pairwise_agreement([v.status for v in cast])
-    kept = [layers_text(v.layers if v.status == "edited" else draft) for v in cast if v.status != "rejected"]
+    kept = [v.layers if v.status == "edited" else draft for v in cast if v.status != "rejected"]
     text_similarity = mean_pairwise_similarity(kept)
     if not cast:
         return Resolution("draft", dict(draft), "none", False, None, None)

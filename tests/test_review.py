@@ -10,10 +10,10 @@ from annotation.agreement import (
     Vote,
     alpha,
     layers_edit_distance,
+    layers_similarity,
     levenshtein,
     pairwise_agreement,
     resolve,
-    similarity,
 )
 from annotation.ls_server import free_port
 from annotation.review_config import ReviewError
@@ -27,7 +27,8 @@ def test_levenshtein_and_similarity():
     assert levenshtein("", "abc") == 3
     assert levenshtein("kitten", "sitting") == 3
     assert levenshtein("担心失败", "担心考试失败") == 2
-    assert similarity("abc", "abc") == 1.0 and similarity("", "") == 1.0 and similarity("ab", "cd") == 0.0
+    assert layers_similarity(DRAFT, DRAFT) == 1.0 and layers_similarity({}, {}) == 1.0
+    assert layers_similarity({"l1": "ab"}, {"l1": "cd"}) == 0.0
     assert layers_edit_distance(DRAFT, dict(DRAFT, l4="先共情再建议")) == 3
 
 
@@ -94,3 +95,22 @@ def test_server_down_gives_one_clear_message(tmp_path):
 def test_help_explains():
     result = review_cli("--help")
     assert result.returncode == 0 and "push" in result.stdout and "pull" in result.stdout
+
+
+def _reference_levenshtein(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, char_b in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (char_a != char_b))
+    return row[-1]
+
+
+def test_levenshtein_matches_plain_dynamic_programming():
+    import random
+
+    rng = random.Random(7)
+    for _ in range(500):
+        a = "".join(rng.choice("共情ab") for _ in range(rng.randint(0, 9)))
+        b = "".join(rng.choice("共情ab") for _ in range(rng.randint(0, 9)))
+        assert levenshtein(a, b) == _reference_levenshtein(a, b), (a, b)
