@@ -64,7 +64,13 @@ class CurationConfig:
     )
     # topics
     taxonomy: str | None = field(default=None, metadata={"help": "taxonomy YAML (default: the bundled one)"})
-    keyword_chars: int = field(default=200, metadata={"help": "chars of title+body given to jieba.analyse"})
+    keyword_chars: int = field(
+        default=60,
+        metadata={"help": "chars of title+body given to jieba.analyse (its cost grows with length)"},
+    )
+    scan_chars: int = field(
+        default=300, metadata={"help": "chars of title+body searched for taxonomy keywords"}
+    )
     top_k_keywords: int = field(default=8, metadata={"help": "jieba.analyse keywords per thread"})
     # risk
     risk_lexicon: str | None = field(default=None, metadata={"help": "extra risk lexicon YAML"})

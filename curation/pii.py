@@ -198,14 +198,34 @@ DETECTORS: tuple[Detector, ...] = (
 )
 
 
+_NEEDS_FOLD = re.compile(r"[\uff01-\uff5e\u3000\u00a0\u2010-\u2015\u2212\u30fc\ufe63]")
+_FIVE_DIGITS = re.compile(r"\d(?:[ \-.()]{0,3}\d){4}")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+_URL_HINT = re.compile(r"[A-Za-z0-9]\.[A-Za-z]|://")
+
+
+def _worth_scanning(kind: str, folded: str, has_digits: bool) -> bool:
+    """Cheap gates that skip a detector when its pattern cannot match (most text has no identifiers)."""
+    if kind == "EMAIL":
+        return "@" in folded
+    if kind == "URL":
+        return _URL_HINT.search(folded) is not None
+    if kind == "WECHAT":
+        return _ASCII_LETTER.search(folded) is not None  # every WeChat id starts with a letter
+    return has_digits
+
+
 def find(text: str) -> list[PiiHit]:
     """Every identifier in `text`, sorted by position, spans never overlapping."""
     if not text:
         return []
-    folded = fold(text)
+    folded = fold(text) if _NEEDS_FOLD.search(text) else text
+    has_digits = _FIVE_DIGITS.search(folded) is not None
     taken: list[tuple[int, int]] = []
     hits: list[PiiHit] = []
     for kind, pattern, accept, group in DETECTORS:
+        if not _worth_scanning(kind, folded, has_digits):
+            continue
         for m in pattern.finditer(folded):
             start, end = m.span(group)
             if any(start < t_end and t_start < end for t_start, t_end in taken):

@@ -197,12 +197,14 @@ class AssignTopic(MapStep):
         self.taxonomy = Taxonomy.load(config.taxonomy)
         self.chars = config.keyword_chars
         self.top_k = config.top_k_keywords
+        self.scan_chars = config.scan_chars
         if self.chars > 0:
             load_jieba()
 
     def apply(self, doc: Record, ctx: Context) -> None:
-        words = keywords(question_text(doc)[: self.chars], self.top_k) if self.chars > 0 else []
-        topic, subtopic, _ = self.taxonomy.classify(doc["tags"], words, doc["title"])
+        text = question_text(doc)
+        words = keywords(text[: self.chars], self.top_k) if self.chars > 0 else []
+        topic, subtopic, _ = self.taxonomy.classify(doc["tags"], words, text[: self.scan_chars])
         doc["topic"], doc["subtopic"] = topic, subtopic
 
 

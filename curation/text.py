@@ -59,12 +59,25 @@ def is_cjk(ch: str) -> bool:
 _PLACEHOLDER = re.compile(r"<[A-Z_]+>")
 
 
+# letters of other scripts: Latin, Greek, Cyrillic, kana, Hangul
+_OTHER_LETTER_RANGES = (
+    (0x41, 0x5A),
+    (0x61, 0x7A),
+    (0xC0, 0x24F),
+    (0x370, 0x4FF),
+    (0x3040, 0x30FF),
+    (0xAC00, 0xD7AF),
+)
+
+
 def zh_share(text: str) -> float:
     """Chinese characters among letters (str.isalpha counts CJK as letters, so split them out)."""
-    text = _PLACEHOLDER.sub("", text)
-    cjk = sum(1 for ch in text if is_cjk(ch))
-    letters = sum(1 for ch in text if ch.isalpha())
-    return cjk / letters if letters else 0.0
+    if "<" in text:
+        text = _PLACEHOLDER.sub("", text)
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    cjk = int((((codes >= 0x4E00) & (codes <= 0x9FFF)) | ((codes >= 0x3400) & (codes <= 0x4DBF))).sum())
+    other = sum(int(((codes >= lo) & (codes <= hi)).sum()) for lo, hi in _OTHER_LETTER_RANGES)
+    return cjk / (cjk + other) if cjk + other else 0.0
 
 
 # ----------------------------------------------------------------------------- n-gram hashing
@@ -124,8 +137,13 @@ def _dup_fraction(codes: np.ndarray, n: int) -> float:
     if len(codes) < 2 * n:
         return 0.0
     hashes = ngram_hashes(codes, n)
-    _, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
-    starts = counts[inverse] > 1
+    order = np.argsort(hashes, kind="stable")
+    same = hashes[order][1:] == hashes[order][:-1]
+    repeated = np.zeros(len(hashes), dtype=bool)
+    repeated[1:] |= same
+    repeated[:-1] |= same
+    starts = np.empty_like(repeated)
+    starts[order] = repeated
     if not starts.any():
         return 0.0
     covered = np.convolve(starts.astype(np.int32), np.ones(n, dtype=np.int32))[: len(codes)] > 0

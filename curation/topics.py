@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 BUNDLED_TAXONOMY = Path(__file__).parent / "data" / "taxonomy.yaml"
-TAG_WEIGHT, KEYWORD_WEIGHT, TITLE_WEIGHT = 3.0, 2.0, 1.0
+TAG_WEIGHT, KEYWORD_WEIGHT, TEXT_WEIGHT = 3.0, 2.0, 1.0
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,16 @@ class Taxonomy:
     def __init__(self, subtopics: list[Subtopic], default: tuple[str, str]) -> None:
         self.subtopics = subtopics
         self.default = default
+        # one pass of one regex finds every taxonomy keyword; a dict maps it to its sub-topics
+        self.by_word: dict[str, list[int]] = {}
+        self.by_tag: dict[str, list[int]] = {}
+        for i, sub in enumerate(subtopics):
+            for word in sub.keywords:
+                self.by_word.setdefault(word, []).append(i)
+            for tag in sub.tags:
+                self.by_tag.setdefault(tag, []).append(i)
+        words = sorted(self.by_word, key=lambda w: (-len(w), w))
+        self.pattern = re.compile("|".join(map(re.escape, words))) if words else None
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Taxonomy:
@@ -48,19 +59,26 @@ class Taxonomy:
         default = data.get("default") or {}
         return cls(subs, (str(default.get("topic", "其他")), str(default.get("subtopic", "其他"))))
 
-    def classify(self, tags: list[str], keywords: list[str], title: str) -> tuple[str, str, float]:
+    def classify(self, tags: list[str], keywords: list[str], text: str) -> tuple[str, str, float]:
         """(topic, subtopic, score); the default pair when nothing matches."""
-        tag_set = set(tags)
-        best: tuple[float, Subtopic | None] = (0.0, None)
-        for sub in self.subtopics:
-            score = TAG_WEIGHT * len(tag_set & sub.tags)
-            score += KEYWORD_WEIGHT * sum(1 for kw in keywords if any(word in kw for word in sub.keywords))
-            score += TITLE_WEIGHT * sum(1 for word in sub.keywords if word in title)
-            if score > best[0]:
-                best = (score, sub)
-        if best[1] is None:
+        scores: dict[int, float] = {}
+
+        def add(indices: list[int], weight: float) -> None:
+            for i in indices:
+                scores[i] = scores.get(i, 0.0) + weight
+
+        for tag in set(tags):
+            add(self.by_tag.get(tag, []), TAG_WEIGHT)
+        if self.pattern is not None:
+            for keyword in keywords:
+                for word in set(self.pattern.findall(keyword)):
+                    add(self.by_word[word], KEYWORD_WEIGHT)
+            for word in set(self.pattern.findall(text)):
+                add(self.by_word[word], TEXT_WEIGHT)
+        if not scores:
             return (*self.default, 0.0)
-        return best[1].topic, best[1].subtopic, best[0]
+        best = min(scores, key=lambda i: (-scores[i], i))  # ties: the first in the taxonomy
+        return self.subtopics[best].topic, self.subtopics[best].subtopic, scores[best]
 
     def counts(self) -> tuple[int, int]:
         return len({s.topic for s in self.subtopics}), len(self.subtopics)
@@ -76,6 +94,16 @@ def load_jieba() -> None:
 
 
 def keywords(text: str, top_k: int) -> list[str]:
+    """TF-IDF keywords with jieba.analyse's IDF table; like `jieba.analyse.extract_tags` but with the
+    HMM for unknown words off (its Viterbi pass was most of the cost and adds little for topics)."""
+    import jieba
     import jieba.analyse
 
-    return jieba.analyse.extract_tags(text, topK=top_k)
+    tfidf = jieba.analyse.default_tfidf
+    counts: dict[str, int] = {}
+    for word in jieba.cut(text, HMM=False):
+        if len(word) < 2 or word.lower() in tfidf.stop_words:
+            continue
+        counts[word] = counts.get(word, 0) + 1
+    score = {w: n * tfidf.idf_freq.get(w, tfidf.median_idf) for w, n in counts.items()}
+    return sorted(score, key=lambda w: (-score[w], w))[:top_k]
