@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -87,8 +88,11 @@ def fetched_paths(access_log: Path) -> list[str]:
     return [line.split("\t")[1] for line in access_log.read_text(encoding="utf-8").splitlines()]
 
 
-def make_spider(spidercls: type, **kwargs: Any) -> Any:
-    crawler = get_crawler(spidercls, {"INCREMENTAL": False, "SPIDER_ARG_ERRORS_RAISE": True})
+def make_spider(spidercls: type, failed_pages_dir: Path | None = None, **kwargs: Any) -> Any:
+    """A spider for callback tests; pages it saves as failing go to a temporary folder."""
+    failed = failed_pages_dir or Path(tempfile.mkdtemp(prefix="failed-pages-"))
+    settings = {"INCREMENTAL": False, "SPIDER_ARG_ERRORS_RAISE": True, "FAILED_PAGES_DIR": str(failed)}
+    crawler = get_crawler(spidercls, settings)
     spider = spidercls.from_crawler(crawler, **kwargs)
     crawler.spider = spider
     return spider

@@ -19,7 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one; default)")
     parser.add_argument("--data", default=str(DATA_FILE), help="questions JSON (default: the bundled one)")
     parser.add_argument(
-        "--layout", choices=("standard", "changed"), default="standard", help="changed: renamed classes"
+        "--layout",
+        choices=("standard", "changed", "changed-list"),
+        default="standard",
+        help="changed: renamed classes on question/topic pages; changed-list: on list pages too",
     )
     parser.add_argument(
         "--block",

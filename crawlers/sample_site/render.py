@@ -2,7 +2,8 @@
 
 Variety that a real site shows is rendered on purpose: answer ids sometimes only in the share link,
 three kinds of counselor signal, anonymous askers, `<br>` bodies, HTML entities, a missing view count.
-`layout="changed"` renames the classes the spiders select on (the layout-drift test site).
+`layout="changed"` renames the classes the spiders select on in question and topic pages,
+`layout="changed-list"` in list pages too (the layout-drift test sites).
 """
 
 from __future__ import annotations
@@ -65,11 +66,17 @@ class Renderer:
         self.group = data["douban"]["group"]
         self.topics = data["douban"]["topics"]
         self.topics_by_id = {t["id"]: t for t in self.topics}
-        self.changed = layout == "changed"
+        self.changed = layout in ("changed", "changed-list")
+        self.changed_list = layout == "changed-list"
         self.broken_pages = broken_pages
 
     def c(self, name: str) -> str:
+        """A class name on question / topic pages."""
         return _RENAMED.get(name, name) if self.changed else name
+
+    def cl(self, name: str) -> str:
+        """A class name on list pages (renamed only in the changed-list layout)."""
+        return _RENAMED.get(name, name) if self.changed_list else name
 
     # ------------------------------------------------------------------ yixinli
     def listed_questions(self, object_name: str) -> list[dict[str, Any]]:
@@ -98,16 +105,16 @@ class Renderer:
             nav.append(f'<a href="{base}&page={page + 1}">»</a>')
         return _page(
             "心理问答 - 壹心理",
-            f'<div id="qa-list"><ul class="{self.c("content")}">{"".join(items)}</ul>'
+            f'<div id="qa-list"><ul class="{self.cl("content")}">{"".join(items)}</ul>'
             f'<div class="pages">{" ".join(nav)}</div></div>',
         )
 
     def _list_row_raw(self, qid: str, title: str, answers: int, asked_at: str, body: str = "") -> str:
         summary = escape(body.replace("\n", "")[:60])
         return (
-            f'<li><p class="{self.c("title")}"><span><a href="/qa/{qid}?from=shouye" target="_blank">'
+            f'<li><p class="{self.cl("title")}"><span><a href="/qa/{qid}?from=shouye" target="_blank">'
             f"{escape(title)}</a></span></p><p>{summary}</p>"
-            f'<p class="{self.c("label")}"><span>回答 {answers} · 有用 0 {asked_at}</span></p></li>'
+            f'<p class="{self.cl("label")}"><span>回答 {answers} · 有用 0 {asked_at}</span></p></li>'
         )
 
     def question_page(self, qid: str, page: int) -> str | None:
@@ -187,7 +194,7 @@ class Renderer:
     def douban_list(self, gid: str, start: int) -> str | None:
         if gid != self.group["id"] or start < 0 or (start and start >= len(self.topics)):
             return None
-        c = self.c
+        c = self.cl
         rows = ['<tr class="th"><td>讨论</td><td>作者</td><td>回应</td><td>最后回应</td></tr>']
         for t in self.topics[start : start + DOUBAN_LIST_PAGE_SIZE]:
             rows.append(

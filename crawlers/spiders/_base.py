@@ -12,6 +12,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
+from crawlers.health import CrawlHealth, FieldSpec
 from crawlers.parsing import clean_line, html_to_text
 from crawlers.store import stored_answer_counts
 
@@ -54,11 +55,23 @@ class ThreadSpider(scrapy.Spider):
     """Base for spiders that yield one raw thread per question."""
 
     default_base_url = ""
+    fields: list[FieldSpec] = []
 
     def __init__(
-        self, *args: Any, base_url: str | None = None, max_list_pages: str | int | None = None, **kwargs
+        self,
+        *args: Any,
+        base_url: str | None = None,
+        max_list_pages: str | int | None = None,
+        probe: str | None = None,
+        probe_pages: str | int = 5,
+        **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
+        self.probe = str(probe or "").lower() in ("1", "true", "yes")
+        try:
+            self.probe_pages = int(probe_pages)
+        except ValueError:
+            raise ValueError(f"probe_pages must be a whole number, got {probe_pages!r}") from None
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         if not self.base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
@@ -88,6 +101,11 @@ class ThreadSpider(scrapy.Spider):
                 raise
             # A bad -a argument is the user's typo, not a crash: one line, non-zero exit.
             raise SystemExit(f"error: scrapy crawl {cls.name}: {exc}") from None
+        if spider.probe:
+            # A probe only reads: no thread output, no incremental store.
+            crawler.settings.set("FEEDS", {}, priority="cmdline")
+            crawler.settings.set("INCREMENTAL", False, priority="cmdline")
+        spider.health = CrawlHealth(crawler, cls.fields, probe=spider.probe)
         spider.stored = spider._load_store(crawler, kwargs.get("store"))
         return spider
 

@@ -17,6 +17,7 @@ from parsel import Selector
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawlers.health import FieldSpec
 from crawlers.items import raw_answer, raw_thread
 from crawlers.parsing import iso_utc, now_utc, parse_count, parse_time
 from crawlers.spiders._base import ThreadSpider, block_text, first_attr, first_text, select
@@ -42,7 +43,20 @@ SELECTORS: dict[str, tuple[str, ...]] = {
     "reply_likes": (".comment-vote", "a.lnk-fav"),
     "reply_next": ("div.paginator span.next a::attr(href)",),
 }
-REQUIRED_FIELDS = ("title", "body")
+FIELDS = [
+    FieldSpec("list_rows", "list", SELECTORS["list_row"], required=True, min_pages=1),
+    FieldSpec("topic_links", "list", SELECTORS["list_link"], required=True, min_pages=1),
+    FieldSpec("title", "topic", SELECTORS["title"], required=True),
+    FieldSpec("body", "topic", SELECTORS["body"], required=True),
+    FieldSpec("author", "topic", SELECTORS["author_link"] + SELECTORS["author_name"]),
+    FieldSpec("asked_at", "topic", SELECTORS["asked_at"]),
+    FieldSpec("replies", "topic", SELECTORS["replies"], required=True),
+    FieldSpec("reply_id", "reply", SELECTORS["reply_id"], required=True),
+    FieldSpec("reply_author", "reply", SELECTORS["reply_author_link"] + SELECTORS["reply_author_name"]),
+    FieldSpec("reply_body", "reply", SELECTORS["reply_body"], required=True),
+    FieldSpec("reply_time", "reply", SELECTORS["reply_time"]),
+    FieldSpec("reply_likes", "reply", SELECTORS["reply_likes"]),
+]
 
 TOPIC_ID = re.compile(r"/group/topic/(\d+)")
 PERSON_ID = re.compile(r"/people/([^/?#]+)")
@@ -51,6 +65,7 @@ PERSON_ID = re.compile(r"/people/([^/?#]+)")
 class DoubanSpider(ThreadSpider):
     name = "douban"
     default_base_url = "https://www.douban.com"
+    fields = FIELDS
 
     def __init__(self, *args: Any, group: str | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -69,12 +84,15 @@ class DoubanSpider(ThreadSpider):
 
     def parse_list(self, response: Response, page: int = 1) -> Iterator[scrapy.Request]:
         self.crawler.stats.inc_value("douban/list_pages")
+        table_rows = _select_any(response, SELECTORS["list_row"])
         rows = 0
-        for row in _select_any(response, SELECTORS["list_row"]):
+        for row in table_rows:
             m = TOPIC_ID.search(first_attr(row, *SELECTORS["list_link"]) or "")
             if not m:
                 continue  # the header row
             rows += 1
+            if self.probe and rows > self.probe_pages:
+                break
             tid = m.group(1)
             # An empty reply cell means no replies yet.
             replies = parse_count(first_text(row, *SELECTORS["list_replies"])) or 0
@@ -87,10 +105,13 @@ class DoubanSpider(ThreadSpider):
                 cb_kwargs={"tid": tid, "listed_replies": replies},
                 priority=10,
             )
+        if table_rows or page == 1:  # an empty later page is the end of the list, not a layout change
+            found = {"list_rows": bool(table_rows), "topic_links": bool(rows)}
+            self.health.record("list", response, found, f"list-{page}")
         if not rows:
             self.logger.warning("List page %s has no topic rows", response.url)
             return
-        if self.max_list_pages is not None and page >= self.max_list_pages:
+        if self.probe or (self.max_list_pages is not None and page >= self.max_list_pages):
             return
         next_href = first_attr(response, *SELECTORS["list_next"])
         if next_href:
@@ -118,22 +139,47 @@ class DoubanSpider(ThreadSpider):
             answer_count=listed_replies,
             crawled_at=iso_utc(crawled),
         )
-        yield from self._replies_then_next(response, thread)
+        replies = self._add_replies(response, thread)
+        found = {
+            "title": thread["title"] is not None,
+            "body": thread["body"] is not None,
+            "author": thread["asker"]["id"] is not None,
+            "asked_at": thread["asked_at"] is not None,
+        }
+        if listed_replies != 0:
+            found["replies"] = bool(replies)
+        if replies:
+            found.update(
+                {
+                    "reply_id": True,  # a reply without an id is not kept
+                    "reply_author": all(r["author"]["id"] for r in replies),
+                    "reply_body": all(r["body"] for r in replies),
+                    "reply_time": all(r["answered_at"] for r in replies),
+                    "reply_likes": all(r["likes"] is not None for r in replies),
+                }
+            )
+        self.health.record("topic", response, found, tid)
+        if self.probe:
+            return
+        yield from self._next_or_thread(response, thread, len(replies))
 
     def parse_reply_page(self, response: Response, thread: dict[str, Any]) -> Iterator[Any]:
         self.crawler.stats.inc_value("douban/reply_pages")
-        yield from self._replies_then_next(response, thread)
+        yield from self._next_or_thread(response, thread, len(self._add_replies(response, thread)))
 
-    def _replies_then_next(self, response: Response, thread: dict[str, Any]) -> Iterator[Any]:
+    def _add_replies(self, response: Response, thread: dict[str, Any]) -> list[dict[str, Any]]:
         crawled = datetime.fromisoformat(thread["crawled_at"])
         seen = {a["answer_id"] for a in thread["answers"]}
-        added = 0
+        added = []
         for li in _select_any(response, SELECTORS["replies"]):
             reply = self._reply(li, crawled)
             if reply and reply["answer_id"] not in seen:
                 seen.add(reply["answer_id"])
                 thread["answers"].append(reply)
-                added += 1
+                added.append(reply)
+        return added
+
+    def _next_or_thread(self, response: Response, thread: dict[str, Any], added: int) -> Iterator[Any]:
         next_href = first_attr(response, *SELECTORS["reply_next"])
         if added and next_href:
             yield scrapy.Request(

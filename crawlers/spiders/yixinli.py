@@ -17,6 +17,7 @@ from parsel import Selector
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawlers.health import FieldSpec
 from crawlers.items import raw_answer, raw_thread
 from crawlers.parsing import iso_utc, now_utc, parse_count, parse_time
 from crawlers.spiders._base import ThreadSpider, block_text, first_attr, first_text, select
@@ -58,7 +59,26 @@ SELECTORS: dict[str, tuple[str, ...]] = {
     "comments": ("span.comment_item a font", "span.comment_item font"),
     "answered_at": ("p.created_time",),
 }
-REQUIRED_FIELDS = ("title", "body")
+# The crawl-health fields (crawlers/health.py): what each reads, and which a thread cannot do without.
+FIELDS = [
+    FieldSpec("list_rows", "list", SELECTORS["list_row"], required=True, min_pages=1),
+    FieldSpec("question_links", "list", SELECTORS["list_link"], required=True, min_pages=1),
+    FieldSpec("question_id", "question", SELECTORS["question_id"]),
+    FieldSpec("title", "question", SELECTORS["title"], required=True),
+    FieldSpec("body", "question", SELECTORS["body"], required=True),
+    FieldSpec("asker", "question", SELECTORS["asker"]),
+    FieldSpec("asked_at", "question", SELECTORS["asked_at"]),
+    FieldSpec("view_count", "question", SELECTORS["view_count"]),
+    FieldSpec("answer_count", "question", SELECTORS["answer_count"]),
+    FieldSpec("tags", "question", SELECTORS["tags"]),
+    FieldSpec("answers", "question", SELECTORS["answers"], required=True),
+    FieldSpec("answer_id", "answer", SELECTORS["answer_id"] + SELECTORS["answer_link"], required=True),
+    FieldSpec("answer_author", "answer", SELECTORS["author_link"] + SELECTORS["author_name"]),
+    FieldSpec("answer_body", "answer", SELECTORS["answer_body"], required=True),
+    FieldSpec("likes", "answer", SELECTORS["likes"]),
+    FieldSpec("comments", "answer", SELECTORS["comments"]),
+    FieldSpec("answered_at", "answer", SELECTORS["answered_at"]),
+]
 
 QUESTION_ID = re.compile(r"/qa/(\d+)")
 ANSWER_ID = re.compile(r"answer-(\d+)")
@@ -71,6 +91,7 @@ ANSWERS_PER_PAGE = 10
 class YixinliSpider(ThreadSpider):
     name = "yixinli"
     default_base_url = "https://www.xinli001.com"
+    fields = FIELDS
 
     def __init__(self, *args: Any, list: str = "last", **kwargs: Any):  # noqa: A002 - the -a name
         super().__init__(*args, **kwargs)
@@ -95,10 +116,20 @@ class YixinliSpider(ThreadSpider):
     def parse_list(self, response: Response, page: int = 1) -> Iterator[scrapy.Request]:
         rows = _select_any(response, SELECTORS["list_row"])
         self.crawler.stats.inc_value("yixinli/list_pages")
+        links = [
+            m.group(1)
+            for row in rows
+            if (m := QUESTION_ID.search(first_attr(row, *SELECTORS["list_link"]) or ""))
+        ]
+        if rows or page == 1:  # an empty later page is the end of the list, not a layout change
+            found = {"list_rows": bool(rows), "question_links": bool(links)}
+            self.health.record("list", response, found, f"list-{page}")
+        if self.probe:
+            links = links[: self.probe_pages]
         for row in rows:
             href = first_attr(row, *SELECTORS["list_link"])
             m = QUESTION_ID.search(href or "")
-            if not m:
+            if not m or m.group(1) not in links:
                 continue
             qid = m.group(1)
             label = first_text(row, *SELECTORS["list_label"]) or ""
@@ -116,7 +147,7 @@ class YixinliSpider(ThreadSpider):
         if not rows:
             self.logger.warning("List page %s has no question rows", response.url)
             return
-        if self.max_list_pages is not None and page >= self.max_list_pages:
+        if self.probe or (self.max_list_pages is not None and page >= self.max_list_pages):
             return
         next_href = first_attr(response, *SELECTORS["next_page"])
         if next_href:
@@ -149,24 +180,45 @@ class YixinliSpider(ThreadSpider):
             answer_count=parse_count(first_text(response, *SELECTORS["answer_count"])),
             crawled_at=iso_utc(crawled),
         )
-        yield from self._answers_then_next(response, thread, page=1)
+        added = self._add_answers(response, thread, page=1)
+        found = {
+            "question_id": page_qid != qid or bool(first_attr(response, *SELECTORS["question_id"])),
+            "title": thread["title"] is not None,
+            "body": thread["body"] is not None,
+            "asker": asker["anonymous"] or asker["id"] is not None,
+            "asked_at": thread["asked_at"] is not None,
+            "view_count": thread["view_count"] is not None,
+            "answer_count": thread["answer_count"] is not None,
+            "tags": bool(thread["tags"]),
+        }
+        if thread["answer_count"] != 0:
+            found["answers"] = bool(added)
+        found.update(answer_coverage(thread["answers"], thread["source_id"]))
+        self.health.record("question", response, found, page_qid)
+        if self.probe:
+            return  # a probe checks the layout; it follows no answer pages and writes no threads
+        yield from self._next_or_thread(response, thread, 1, len(added))
 
     def parse_answer_page(self, response: Response, thread: dict[str, Any], page: int) -> Iterator[Any]:
         self.crawler.stats.inc_value("yixinli/answer_pages")
-        yield from self._answers_then_next(response, thread, page)
+        added = self._add_answers(response, thread, page)
+        yield from self._next_or_thread(response, thread, page, len(added))
 
-    def _answers_then_next(self, response: Response, thread: dict[str, Any], page: int) -> Iterator[Any]:
+    def _add_answers(self, response: Response, thread: dict[str, Any], page: int) -> list[dict[str, Any]]:
         crawled = _parse_iso(thread["crawled_at"])
         seen = {a["answer_id"] for a in thread["answers"]}
-        added = 0
+        added = []
         for index, li in enumerate(_select_any(response, SELECTORS["answers"])):
             answer = self._answer(li, crawled, f"{thread['source_id']}-p{page}-{index}")
-            if answer is None:
-                continue
-            if answer["answer_id"] not in seen:
+            if answer is not None and answer["answer_id"] not in seen:
                 seen.add(answer["answer_id"])
                 thread["answers"].append(answer)
-                added += 1
+                added.append(answer)
+        return added
+
+    def _next_or_thread(
+        self, response: Response, thread: dict[str, Any], page: int, added: int
+    ) -> Iterator[Any]:
         next_url = self._next_answer_page(response, thread, page, added)
         if next_url:
             yield scrapy.Request(
@@ -232,6 +284,20 @@ class YixinliSpider(ThreadSpider):
             failure.getErrorMessage(),
         )
         yield failure.request.cb_kwargs["thread"]
+
+
+def answer_coverage(answers: list[dict[str, Any]], qid: str) -> dict[str, bool]:
+    """Answer fields, each filled on a page when every answer on it has it."""
+    if not answers:
+        return {}
+    return {
+        "answer_id": all(not a["answer_id"].startswith(f"{qid}-p") for a in answers),
+        "answer_author": all(a["author"]["id"] or a["author"]["name"] for a in answers),
+        "answer_body": all(a["body"] for a in answers),
+        "likes": all(a["likes"] is not None for a in answers),
+        "comments": all(a["comment_count"] is not None for a in answers),
+        "answered_at": all(a["answered_at"] is not None for a in answers),
+    }
 
 
 def _select_any(node: Any, queries: tuple[str, ...]) -> Any:
