@@ -145,6 +145,8 @@ class DraftStore:
         failed = write_parquet_atomic(conform(failures, FAILURE), self.out_dir / "failures.parquet")
         for path in self.parts.glob("*.jsonl"):
             path.unlink()
+        if self.parts.exists() and not any(self.parts.iterdir()):
+            self.parts.rmdir()
         return coe, failed
 
     def close(self) -> None:

@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m annotation draft",
         description=__doc__.split("\n\n")[0] + " Key from $OPENAI_API_KEY.",
+        epilog=__doc__.split("\n\n")[1]
+        + " Prices per model (for the cost estimate) are in annotation/prices.yaml or --prices.",
     )
     parser.add_argument("curated", help="curated set: curated.parquet or the folder holding it")
     parser.add_argument(
@@ -316,6 +318,8 @@ def main(argv: list[str]) -> int:
                 "cost USD": "unknown model price" if cost is None else round(cost, 4),
             }
         )
+    if stats and stats.endpoint_note:
+        summary["endpoint says"] = stats.endpoint_note
     summary["wall time s"] = round(wall, 2)
     summary["client CPU s"] = round(cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime, 2)
     summary["records in coe.parquet"] = len(store.records)

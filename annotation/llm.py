@@ -104,6 +104,7 @@ class Stats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     retry_reasons: dict[str, int] = field(default_factory=dict)
+    endpoint_note: str | None = None  # e.g. the offline sample endpoint saying what it is
 
 
 def _retry_after(response: httpx.Response | None) -> float | None:
@@ -176,6 +177,8 @@ class Drafter:
             choice = body["choices"][0]
             content = (choice.get("message") or {}).get("content")
             usage = body.get("usage") or {}
+            if body.get("offline_sample"):
+                self.stats.endpoint_note = str(body["offline_sample"])[:200]
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise _BadBody(f"response body is not a chat completion: {exc!r}"[:300]) from exc
         return Reply(

@@ -213,7 +213,10 @@ def test_dry_run_estimates_without_calling(tmp_path):
         (["{bad}", "--out", "o", "--model", "m", "--base-url", "http://x"], "not a readable Parquet"),
         (["{bad_table}", "--out", "o", "--model", "m", "--base-url", "http://x"], "not a curated set"),
         (["{cur}", "--out", "o", "--model", "m"], "OPENAI_API_KEY"),
-        (["{cur}", "--out", "{out}", "--model", "m", "--base-url", "http://127.0.0.1:9/v1"], "unreachable"),
+        (
+            ["{cur}", "--out", "{out}", "--model", "m", "--base-url", "http://127.0.0.1:9/v1", *FAST],
+            "unreachable",
+        ),
         (
             ["{cur}", "--out", "o", "--model", "m", "--prompt", "coe_v9", "--base-url", "http://x"],
             "not found",

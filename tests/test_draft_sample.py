@@ -91,6 +91,7 @@ def test_demo_drafting_through_the_sample_endpoint(tmp_path, endpoint):
     generic = rows["sample:00001"]
     assert "通用草稿" in generic["l1"] and "此帖不在示例数据中" in generic["raw_reply"]
     assert re.search(r"failed\s+0\n", result.stderr), result.stderr
+    assert "endpoint says" in result.stderr and "offline sample" in result.stderr
 
 
 @pytest.mark.parametrize("mode", ["json_schema", "json_object", "text"])
