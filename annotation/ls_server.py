@@ -153,6 +153,7 @@ def start(
     existing = running(data_dir)
     if existing and answers(existing.url):
         return existing
+    port = port or free_port(host)
     if not Path(ls_bin).exists():
         raise ServerError(f"Label Studio is not installed at {ls_bin}: run `make install-ls` first")
     if _port_in_use(host, port):
@@ -297,8 +298,11 @@ def _print_server(server: Server, note: str) -> None:
     print(f"Label Studio {note}: {server.url}")
     print(f"  log in as   {server.email} / {server.password}")
     print(f"  API token   {server.token}")
-    print(f"  stored in   {Path(server.data_dir) / CREDENTIALS_FILE} (git-ignored)")
-    print("  stop with   make label-studio-stop   (python -m annotation.ls_server stop)")
+    print(f"  stored in   {Path(server.data_dir) / CREDENTIALS_FILE}")
+    if Path(server.data_dir) == DEFAULT_DATA_DIR.resolve():
+        print("  stop with   make label-studio-stop")
+    else:
+        print(f"  stop with   python -m annotation.ls_server stop --data-dir {server.data_dir}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -317,7 +321,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         if name == "start":
             cmd.add_argument(
-                "--port", type=int, default=DEFAULT_PORT, help="port on 127.0.0.1 (default: %(default)s)"
+                "--port",
+                type=int,
+                default=DEFAULT_PORT,
+                help="port on 127.0.0.1; 0 picks a free one (default: %(default)s)",
             )
             cmd.add_argument(
                 "--timeout", type=float, default=300.0, help="seconds to wait for it (default: %(default)s)"

@@ -89,7 +89,7 @@ def push(
         print(f"created project {title!r} (id {project.id})")
     else:
         changes: dict[str, Any] = {}
-        if project.label_config != label_config():
+        if (project.label_config or "").strip() != label_config().strip():
             changes["label_config"] = label_config()
         if overlap and project.maximum_annotations != overlap:
             changes["maximum_annotations"] = overlap

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import httpx
 import pyarrow.parquet as pq
 
 from annotation import ls_server
@@ -33,7 +34,7 @@ def test_push_annotate_pull_restart(label_studio, tmp_path):
     assert first.returncode == 0, first.stderr
     again = review_cli("push", drafts.parent, "--curated", curated.parent, "--project", title, env=env)
     assert again.returncode == 0, again.stderr
-    assert "already in project" in again.stderr and "imported" in again.stderr
+    assert "already in project" in again.stderr and "updated project" not in again.stdout
 
     admin = label_studio.client()
     project, tasks = _tasks(admin, title)
@@ -48,6 +49,13 @@ def test_push_annotate_pull_restart(label_studio, tmp_path):
 
     ann = label_studio.create_user(f"ann-{uuid.uuid4().hex[:6]}@example.com")
     bob = label_studio.create_user(f"bob-{uuid.uuid4().hex[:6]}@example.com")
+    # What the labeling stream hands the annotator's editor: the task with the draft to pre-fill.
+    queued = httpx.get(
+        f"{label_studio.url}/api/projects/{project.id}/next", headers={"Authorization": f"Token {ann.token}"}
+    )
+    assert queued.status_code == 200, queued.text
+    assert queued.json()["predictions"][0]["model_version"] == project.model_version
+    assert len(queued.json()["predictions"][0]["result"]) == 4
 
     def submit(user, pair: str, layers: dict[str, str], verdict: str, rating: int, **kw) -> None:
         t = tasks[pair]
