@@ -45,6 +45,13 @@ def block_kind(url: str, body: bytes = b"") -> str | None:
     return None
 
 
+def _engine(crawler: Crawler) -> Any:
+    try:
+        return crawler.engine
+    except RuntimeError:  # not crawling (a unit test)
+        return None
+
+
 class _AntiBotPolicy:
     _paused = 0  # back-offs in progress, shared by both hooks
 
@@ -77,7 +84,7 @@ class _AntiBotPolicy:
                 tries + 1,
                 self.backoff,
             )
-            engine = self.crawler.engine
+            engine = _engine(self.crawler)
             if engine is not None:
                 deferred_from_coro(engine.close_spider_async(reason="blocked"))
             raise IgnoreRequest(f"blocked by anti-bot page ({kind})")
@@ -96,7 +103,7 @@ class _AntiBotPolicy:
         return request.replace(url=original_url, meta=meta, dont_filter=True)
 
     async def _pause(self, seconds: float) -> None:
-        engine = self.crawler.engine
+        engine = _engine(self.crawler)
         _AntiBotPolicy._paused += 1
         if engine is not None:
             engine.pause()

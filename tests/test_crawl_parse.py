@@ -80,7 +80,7 @@ def test_question_every_field(spider: YixinliSpider, qid: str) -> None:
     assert item["body"] == q["body"]  # paragraphs and <br> as \n, entities decoded
     assert item["tags"] == q["tags"]
     if q["asker"] is None:
-        assert item["asker"] == {"id": None, "name": None, "anonymous": True}
+        assert item["asker"] == {"id": None, "name": "匿名", "anonymous": True}
     else:
         assert item["asker"] == {**q["asker"], "anonymous": False}
     assert item["asked_at"] == expected_time(q["asked_at"], crawled)
@@ -335,7 +335,7 @@ def test_reference_variants_from_another_site(spider: YixinliSpider) -> None:
     crawled = datetime.fromisoformat(item["crawled_at"]).astimezone(CST)
     assert item["source_id"] == "555"  # no data-question-id: the id from the URL
     assert item["title"] == "一个 & 标题"
-    assert item["asker"] == {"id": None, "name": None, "anonymous": True}
+    assert item["asker"] == {"id": None, "name": "匿名", "anonymous": True}
     assert item["asked_at"] == (crawled - timedelta(days=30)).isoformat()
     assert item["view_count"] == 12000 and item["answer_count"] is None
     assert item["body"] == "第一段一\n第二段加粗"
@@ -357,3 +357,47 @@ def test_full_page_without_count_tries_next_page(spider: YixinliSpider) -> None:
         )
     )
     assert isinstance(out[-1], Request) and out[-1].url == f"{BASE}/qa/101000013?page=2"
+
+
+# ---------------------------------------------------------------------------------- anti-bot detection
+@pytest.mark.parametrize(
+    "url, body, kind",
+    [
+        ("https://static.xinli001.com/503-error.html", b"", "redirect_503"),
+        ("https://www.xinli001.com/qa/1?u_atoken=x&u_asession=y&u_asig=z", b"", "captcha"),
+        ("https://www.xinli001.com/qa/1", b"<html><script>var arg1 = '3E40CC';</script></html>", "challenge"),
+        ("https://www.xinli001.com/qa/1", b"<html><h1>title</h1></html>", None),
+    ],
+)
+def test_block_kind(url: str, body: bytes, kind: str | None) -> None:
+    from crawlers.middlewares import block_kind
+
+    assert block_kind(url, body) == kind
+
+
+def test_redirect_to_another_hosts_503_page_is_retried_not_followed() -> None:
+    import asyncio
+
+    from scrapy.http import Response
+    from scrapy.utils.test import get_crawler
+
+    from crawlers.middlewares import AntiBotRedirectMiddleware
+
+    crawler = get_crawler(YixinliSpider, {"CHALLENGE_BACKOFF": 0, "CHALLENGE_MAX_RETRIES": 1})
+    mw = AntiBotRedirectMiddleware.from_crawler(crawler)
+    request = Request("https://www.xinli001.com/qa/1", cb_kwargs={"qid": "1"})
+    redirect = Response(
+        request.url,
+        status=302,
+        headers={"Location": "https://static.xinli001.com/503-error.html"},
+        request=request,
+    )
+    retry = asyncio.run(mw.process_response(request, redirect))
+    assert isinstance(retry, Request) and retry.url == request.url and retry.dont_filter
+    assert retry.meta["antibot_retries"] == 1 and retry.cb_kwargs == {"qid": "1"}
+    assert crawler.stats.get_value("antibot/redirect_503") == 1
+    from scrapy.exceptions import IgnoreRequest
+
+    with pytest.raises(IgnoreRequest):
+        asyncio.run(mw.process_response(retry, redirect.replace(request=retry)))
+    assert crawler.stats.get_value("antibot/gave_up") == 1

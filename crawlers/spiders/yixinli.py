@@ -316,7 +316,7 @@ def _asker(response: Response) -> dict[str, Any]:
             name = first_text(link[0], ".")
             m = PERSON_ID.search(href)
             if href.startswith("javascript") or not m or (name or "").startswith("匿名"):
-                return {"id": None, "name": None, "anonymous": True}
+                return {"id": None, "name": name, "anonymous": True}  # the name shown, e.g. 匿名
             return {"id": m.group(1), "name": name, "anonymous": False}
     return {"id": None, "name": None, "anonymous": False}
 
