@@ -9,8 +9,6 @@ from _evaluate_helpers import run_cli, write_generation
 
 from training.evaluate_ranking import DIMENSIONS
 
-pytestmark = [pytest.mark.slow, pytest.mark.labelstudio]
-
 QUALITY = {"alpha": "好回答", "beta": "中回答", "gamma": "差回答"}
 
 
@@ -23,6 +21,8 @@ def ranker_result(dimension: str, labels: list[str]) -> dict:
     }
 
 
+@pytest.mark.slow
+@pytest.mark.labelstudio
 def test_push_annotate_pull(tmp_path, label_studio):
     posts = [f"q{i}" for i in range(4)]
     for system, word in QUALITY.items():
@@ -88,6 +88,7 @@ def test_push_annotate_pull(tmp_path, label_studio):
         "annotations": 9,
         "cancelled": 1,
         "incomplete_rankings": 1,
+        "unranked_dimensions": 4,  # carol's incomplete annotation ranked nothing usable
         "unknown_tasks": 0,
     }
     overall = report["table"]["overall"]["systems"]
@@ -109,3 +110,38 @@ def test_push_annotate_pull(tmp_path, label_studio):
     markdown = (out / "report.md").read_text()
     assert "Inter-rater agreement" in markdown and "Win@2" in markdown
     assert (out / "win_at_k.png").stat().st_size > 1000
+
+
+def test_annotations_to_judgements_without_a_server():
+    from training.evaluate_human import annotation_judgements, label_config, ranking_ids
+
+    assert ranking_ids({"ranker": ["B", "A"]}) == ["B", "A"]  # the shape older Label Studio saves
+    assert ranking_ids({"ranker": {"comfort": ["A", "B"]}}) == ["A", "B"]
+    assert ranking_ids({"ranker": {"x": ["A"], "y": ["B"]}}) is None  # buckets: not a ranking
+    assert ranking_ids("nonsense") is None
+    state = {"tasks": {"7": {"question_id": "q0", "labels": {"A": "sft", "B": "reference"}}}}
+    tasks = [
+        {
+            "id": 7,
+            "annotations": [
+                {"completed_by": 1, "result": [ranker_result(d, ["B", "A"]) for d in DIMENSIONS]},
+                {"completed_by": {"id": 2}, "result": [ranker_result("fluency", ["A", "B"])]},
+                {"completed_by": 3, "result": [ranker_result("comfort", ["A", "A"])]},
+            ],
+        },
+        {"id": 99, "annotations": []},
+    ]
+    judgements, counts = annotation_judgements(state, tasks)
+    assert counts == {
+        "annotations": 3,
+        "cancelled": 0,
+        "incomplete_rankings": 1,
+        "unranked_dimensions": 7,
+        "unknown_tasks": 1,
+    }
+    assert {(j.source, j.dimension, j.ranking) for j in judgements if j.dimension == "fluency"} == {
+        ("annotator-1", "fluency", ("reference", "sft")),
+        ("annotator-2", "fluency", ("sft", "reference")),
+    }
+    config = label_config(3)
+    assert config.count("<Ranker") == 4 and "$answer_C" in config and "$answer_D" not in config

@@ -264,7 +264,8 @@ def run_human_pull(config: HumanPullConfig) -> int:
         "# Empathy-QA human ranking",
         "",
         f"Label Studio project {state['project_id']}: {len(state['tasks'])} tasks, {counts['annotations']} annotations "
-        f"({counts['cancelled']} skipped, {counts['incomplete_rankings']} incomplete rankings left out).",
+        f"({counts['cancelled']} skipped; left out: {counts['incomplete_rankings']} incomplete rankings, "
+        f"{counts['unranked_dimensions']} dimensions an annotator did not rank).",
         "Ranks are averaged over annotators, then over the four dimensions; ties share places.",
         "",
         *ranking_markdown(table, ks),

@@ -188,7 +188,13 @@ def annotation_judgements(
 ) -> tuple[list[Judgement], dict[str, int]]:
     """Judgements from exported tasks; counts of what was skipped and why."""
     judgements: list[Judgement] = []
-    counts = {"annotations": 0, "cancelled": 0, "incomplete_rankings": 0, "unknown_tasks": 0}
+    counts = {
+        "annotations": 0,
+        "cancelled": 0,
+        "incomplete_rankings": 0,
+        "unranked_dimensions": 0,
+        "unknown_tasks": 0,
+    }
     for task in tasks:
         entry = state["tasks"].get(str(task.get("id")))
         if entry is None:
@@ -201,16 +207,18 @@ def annotation_judgements(
                 continue
             counts["annotations"] += 1
             annotator = annotation.get("completed_by")
-            if isinstance(annotation.get("completed_by"), dict):
+            if isinstance(annotator, dict):
                 annotator = annotator.get("id") or annotator.get("email")
+            ranked: set[str] = set()
             for item in annotation.get("result") or []:
                 dimension = item.get("from_name")
-                if item.get("type") != "ranker" or dimension not in DIMENSIONS:
+                if item.get("type") != "ranker" or dimension not in DIMENSIONS or dimension in ranked:
                     continue
                 ids = ranking_ids(item.get("value"))
                 if ids is None or sorted(ids) != sorted(labels):
                     counts["incomplete_rankings"] += 1
                     continue
+                ranked.add(dimension)
                 judgements.append(
                     Judgement(
                         entry["question_id"],
@@ -219,6 +227,8 @@ def annotation_judgements(
                         f"annotator-{annotator}",
                     )
                 )
+            # an annotator who never touched a Ranker leaves no result for that dimension
+            counts["unranked_dimensions"] += len(DIMENSIONS) - len(ranked)
     return judgements, counts
 
 
