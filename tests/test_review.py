@@ -114,3 +114,9 @@ def test_levenshtein_matches_plain_dynamic_programming():
         a = "".join(rng.choice("共情ab") for _ in range(rng.randint(0, 9)))
         b = "".join(rng.choice("共情ab") for _ in range(rng.randint(0, 9)))
         assert levenshtein(a, b) == _reference_levenshtein(a, b), (a, b)
+
+
+def test_simulated_annotators_refuse_a_real_project():
+    from annotation import review_demo
+
+    assert review_demo.main(["--project", "CoE round 3", "--url", "http://127.0.0.1:9", "--token", "t"]) == 1
