@@ -166,8 +166,8 @@ def _check(line: dict, mode: str) -> tuple[str, dict | str, str | None]:
         return "drafted", parse_reply(content, mode).layers(), content
     except ReplyError as exc:
         return (
-            "invalid_reply",
-            f"{exc} (no repair in batch mode: rerun `annotation draft` for these)",
+            "invalid_reply_no_repair",
+            f"{exc} (batch has no repair round: `annotation draft` retries these)",
             content,
         )
 

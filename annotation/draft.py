@@ -71,6 +71,12 @@ class DraftConfig:
     backoff_max: float = field(default=30.0, metadata={"help": "longest backoff in seconds"})
     rpm: float = field(default=0.0, metadata={"help": "requests per minute limit (0: none)"})
     tpm: float = field(default=0.0, metadata={"help": "tokens per minute limit (0: none)"})
+    retry_failed: bool = field(
+        default=False,
+        metadata={
+            "help": "also re-request pairs that failed before with length/content_filter/invalid_reply/4xx"
+        },
+    )
     prices: str = field(
         default="", metadata={"help": "YAML of USD per 1M tokens per model (default: bundled)"}
     )
@@ -101,20 +107,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SETTLED_REASONS = ("length", "content_filter", "invalid_reply")
+
+
+def is_settled(failure: dict | None) -> bool:
+    """A failure that would most likely repeat with the same request: not retried on a rerun by default."""
+    if not failure:
+        return False
+    reason = failure.get("reason") or ""
+    return reason in SETTLED_REASONS or (
+        reason.startswith("http_4") and reason not in ("http_408", "http_409")
+    )
+
+
 def plan_jobs(
-    pairs: list[Pair], store: DraftStore, prompt: PromptSpec, config: DraftConfig, params: GenParams
-):
+    pairs: list[Pair],
+    store: DraftStore,
+    prompt: PromptSpec,
+    config: DraftConfig,
+    params: GenParams,
+) -> tuple[list[Job], list[Pair], Counter]:
+    """(requests to make, pairs served from the cache, pairs left alone after a settled failure by reason)."""
     jobs: dict[str, Job] = {}
     cached: list[Pair] = []
+    settled: Counter = Counter()
     for pair in pairs:
         key = cache_key(prompt.version, config.model, params.as_dict(), _question_text(pair), pair.answer)
+        failure = store.failures.get(pair.pair_id)
         if store.cached(key):
             cached.append(pair)
             if pair.pair_id not in store.records or store.records[pair.pair_id].get("cache_key") != key:
                 store.add_draft(_record_for(pair, store.cached(key)))  # same texts drafted under another id
+        elif not config.retry_failed and is_settled(failure) and failure.get("cache_key") == key:
+            settled[failure["reason"]] += 1
         else:
             jobs.setdefault(key, Job(key, [])).pairs.append(pair)
-    return list(jobs.values()), cached
+    return list(jobs.values()), cached, settled
 
 
 def _question_text(pair: Pair) -> str:
@@ -278,10 +306,11 @@ def main(argv: list[str]) -> int:
     if config.limit:
         pairs = pairs[: config.limit]
     store = DraftStore(args.out)
-    jobs, cached = plan_jobs(pairs, store, prompt, config, params)
+    jobs, cached, settled = plan_jobs(pairs, store, prompt, config, params)
     summary: dict = {"threads read": len(threads), "pairs selected": len(pairs)}
     summary.update({f"skipped: {k}": v for k, v in sorted(skipped.items())})
     summary["already drafted (cached)"] = len(cached)
+    summary.update({f"failed before, not retried: {k}": v for k, v in sorted(settled.items())})
     if config.dry_run:
         store.close()
         summary.update(dry_run(jobs, len(cached), prompt, config, prices))

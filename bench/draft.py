@@ -146,7 +146,7 @@ def main() -> None:
             httpx_wall, httpx_cpu = asyncio.run(baseline_httpx(url, bodies[:httpx_n], args.concurrency))
             config = draft.DraftConfig(model="bench-model", concurrency=args.concurrency)
             store = DraftStore(tmp / "out")
-            jobs, _ = draft.plan_jobs(pairs, store, prompt, config, GenParams())
+            jobs, _, _ = draft.plan_jobs(pairs, store, prompt, config, GenParams())
             s2 = server_cpu()
             wall, used, drafted, d = asyncio.run(drafter_run(url, jobs, store, config))
             s3 = server_cpu()

@@ -269,3 +269,23 @@ def test_probe_survives_a_transient_error_and_think_blocks_are_ignored(tmp_path)
     assert [v["mode"] for v in probe.values()] == ["json_schema"]
     reply = "<think>先想一想 {草稿} 怎么写</think>" + json.dumps(GOOD, ensure_ascii=False)
     assert parse_reply(reply, "json_object").l1 == GOOD["l1"]
+
+
+def test_rerun_retries_transient_failures_but_not_settled_ones_unless_asked(tmp_path):
+    write_curated(tmp_path / "cur", [thread(i) for i in range(3)])
+    faults = [
+        Fault("length", match="问题1：", times=-1),
+        Fault("status", status=503, match="问题2：", times=4),
+    ]
+    out = tmp_path / "out"
+    with OpenAIStub(faults=faults) as stub:
+        assert run_draft(tmp_path / "cur", out, stub) == 0
+        assert failures(out) == {"sample:00001": "length", "sample:00002": "server_error"}
+        assert run_draft(tmp_path / "cur", out, stub) == 0  # the 503s have run out: pair 2 drafts now
+        assert stub.count(match="问题1：") == 1 and stub.count(match="问题2：") == 5
+        assert failures(out) == {"sample:00001": "length"} and set(records(out)) == {
+            "sample:00000",
+            "sample:00002",
+        }
+        assert run_draft(tmp_path / "cur", out, stub, "--retry-failed") == 0
+        assert stub.count(match="问题1：") == 2

@@ -36,17 +36,19 @@ def test_export_submit_poll_ingest_then_draft_only_the_failures(tmp_path):
         assert rows == {f"sample:{i:05d}" for i in (0, 1, 5)}
         assert failed == {
             "sample:00002": "length",
-            "sample:00003": "invalid_reply",
+            "sample:00003": "invalid_reply_no_repair",
             "sample:00004": "http_500",
         }
 
-        # the interactive drafter reuses the batch drafts as its cache: only the three failures are asked for
+        # the interactive drafter reuses the batch drafts as its cache and retries the failures worth retrying
         before = stub.count()
+        args = [str(tmp_path / "cur"), "--out", str(out), "--model", "m1", "--base-url", stub.url]
+        assert draft.main(args) == 0
         assert (
-            draft.main([str(tmp_path / "cur"), "--out", str(out), "--model", "m1", "--base-url", stub.url])
-            == 0
-        )
-        assert stub.count() - before == 3 + 1  # three pairs and the format probe
+            stub.count() - before == 2 + 1
+        )  # pairs 3 and 4, and the format probe; pair 2 hit its length cap
+        assert draft.main([*args, "--retry-failed"]) == 0
+        assert stub.count() - before == 2 + 1 + 1
     assert len(pq.read_table(out / "coe.parquet")) == 6 and len(pq.read_table(out / "failures.parquet")) == 0
     assert (
         batch.main(
