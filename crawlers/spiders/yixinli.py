@@ -145,7 +145,10 @@ class YixinliSpider(ThreadSpider):
                 priority=10,  # finish threads before walking further down the list
             )
         if not rows:
-            self.logger.warning("List page %s has no question rows", response.url)
+            if page == 1:
+                self.logger.warning("List page %s has no question rows", response.url)
+            else:
+                self.logger.info("List page %s is empty: the end of the list", response.url)
             return
         if self.probe or (self.max_list_pages is not None and page >= self.max_list_pages):
             return
