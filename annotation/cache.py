@@ -7,6 +7,7 @@ already in the store is not requested again, whichever run or shard drafted it.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -77,11 +78,27 @@ class _Appender:
             self._fh = None
 
 
+class StoreBusy(Exception):
+    """Another run holds the output folder."""
+
+
 class DraftStore:
-    """`DIR/coe.parquet` + `DIR/failures.parquet`, with `DIR/parts/*.jsonl` holding what is not compacted yet."""
+    """`DIR/coe.parquet` + `DIR/failures.parquet`, with `DIR/parts/*.jsonl` holding what is not compacted yet.
+
+    One run at a time per folder (a lock file): two runs compacting the same shards would lose drafts.
+    """
 
     def __init__(self, out_dir: str | Path):
         self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = open(self.out_dir / ".lock", "w")  # noqa: SIM115 - held for the store's life
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            self._lock.close()
+            raise StoreBusy(
+                f"another draft run is writing to {self.out_dir}; wait for it or use another --out"
+            ) from exc
         self.parts = self.out_dir / "parts"
         self.records: dict[str, dict[str, Any]] = {}  # pair id -> latest record
         self.by_key: dict[str, dict[str, Any]] = {}
@@ -147,8 +164,15 @@ class DraftStore:
             path.unlink()
         if self.parts.exists() and not any(self.parts.iterdir()):
             self.parts.rmdir()
+        self._unlock()
         return coe, failed
 
     def close(self) -> None:
         self._drafts.close()
         self._failed.close()
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if not self._lock.closed:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from annotation.cache import DraftStore, cache_key, now_iso
+from annotation.cache import DraftStore, StoreBusy, cache_key, now_iso
 from annotation.costs import TYPICAL_REPLY_TOKENS, cost_usd, count_tokens, load_prices, rough_tokens
 from annotation.llm import (
     Drafter,
@@ -134,12 +134,15 @@ def plan_jobs(
     for pair in pairs:
         key = cache_key(prompt.version, config.model, params.as_dict(), _question_text(pair), pair.answer)
         failure = store.failures.get(pair.pair_id)
-        if store.cached(key):
+        existing = store.records.get(pair.pair_id)
+        if existing and existing.get("status") not in (None, "draft"):
+            settled["already reviewed"] += 1  # a human verdict is never overwritten by a new draft
+        elif store.cached(key):
             cached.append(pair)
             if pair.pair_id not in store.records or store.records[pair.pair_id].get("cache_key") != key:
                 store.add_draft(_record_for(pair, store.cached(key)))  # same texts drafted under another id
         elif not config.retry_failed and is_settled(failure) and failure.get("cache_key") == key:
-            settled[failure["reason"]] += 1
+            settled[f"failed before: {failure['reason']}"] += 1
         else:
             jobs.setdefault(key, Job(key, [])).pairs.append(pair)
     return list(jobs.values()), cached, settled
@@ -305,12 +308,16 @@ def main(argv: list[str]) -> int:
     pairs, skipped = select_pairs(threads, config.answers_per_question, config.include_risk)
     if config.limit:
         pairs = pairs[: config.limit]
-    store = DraftStore(args.out)
+    try:
+        store = DraftStore(args.out)
+    except StoreBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     jobs, cached, settled = plan_jobs(pairs, store, prompt, config, params)
     summary: dict = {"threads read": len(threads), "pairs selected": len(pairs)}
     summary.update({f"skipped: {k}": v for k, v in sorted(skipped.items())})
     summary["already drafted (cached)"] = len(cached)
-    summary.update({f"failed before, not retried: {k}": v for k, v in sorted(settled.items())})
+    summary.update({f"left alone: {k}": v for k, v in sorted(settled.items())})
     if config.dry_run:
         store.close()
         summary.update(dry_run(jobs, len(cached), prompt, config, prices))

@@ -14,7 +14,8 @@ Faults (`Fault.kind`): status (HTTP `status`, optional `retry_after` header), ti
 missing_layer (l4 left out), length / content_filter (that finish_reason), english (layers in English),
 drop (close the connection). A fault applies to requests whose last user message contains `match`
 (any request when None; all user turns are searched, so repairs match too), `times` times (-1: always). Replies default to a valid Chinese draft in the
-requested response format; pass `reply=fn(body) -> dict(l1..l4)` to script them.
+requested response format; pass `reply=fn(body)` to script them: a dict is sent as JSON (as <L1>… tags
+in text mode when its keys are l1..l4), a str is sent verbatim as the message content.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class OpenAIStub:
         modes: tuple[str, ...] = ALL_MODES,
         unsupported: str = "reject",
         faults: list[Fault] | None = None,
-        reply: Callable[[dict[str, Any]], dict[str, str]] | None = None,
+        reply: Callable[[dict[str, Any]], dict[str, Any] | str] | None = None,
         model_name: str | None = None,
         log_bodies: bool = True,
     ):
@@ -191,13 +192,18 @@ class OpenAIStub:
             )
         if fault and fault.kind == "malformed_body":
             return 200, '{"id": "chatcmpl-broken", "choices": [{"message": {"content": "没写完', {}
-        layers = dict(self.reply(body))
+        reply = self.reply(body)
         finish = "stop"
-        if fault and fault.kind == "missing_layer":
-            layers.pop("l4", None)
-        if fault and fault.kind == "english":
-            layers = {k: "The asker feels anxious and wants advice about the situation." for k in layers}
-        content = json.dumps(layers, ensure_ascii=False) if mode != "text" else _tags(layers)
+        if isinstance(reply, str):  # scripted verbatim (e.g. an LLM judge's verdict)
+            content = reply
+        else:
+            layers = dict(reply)
+            if fault and fault.kind == "missing_layer":
+                layers.pop("l4", None)
+            if fault and fault.kind == "english":
+                layers = {k: "The asker feels anxious and wants advice about the situation." for k in layers}
+            text_mode = mode == "text" and set(layers) <= {"l1", "l2", "l3", "l4"}
+            content = _tags(layers) if text_mode else json.dumps(layers, ensure_ascii=False)
         if fault and fault.kind == "malformed_content":
             content = content[: len(content) // 2]
         if fault and fault.kind in ("length", "content_filter"):

@@ -289,3 +289,26 @@ def test_rerun_retries_transient_failures_but_not_settled_ones_unless_asked(tmp_
         }
         assert run_draft(tmp_path / "cur", out, stub, "--retry-failed") == 0
         assert stub.count(match="问题1：") == 2
+
+
+def test_reviewed_records_are_never_redrafted_and_one_run_per_folder(tmp_path):
+    from annotation.cache import DraftStore, StoreBusy
+    from empathyqa.io import write_parquet_atomic
+    from empathyqa.schema import COE_RECORD, conform
+
+    write_curated(tmp_path / "cur", [thread(i) for i in range(2)])
+    out = tmp_path / "out"
+    reviewed = {"question_id": "sample:00000", "answer_id": "a0", "status": "accepted", **GOOD}
+    write_parquet_atomic(conform([reviewed], COE_RECORD), out / "coe.parquet")
+    holder = DraftStore(out)
+    with OpenAIStub() as stub:
+        assert run_draft(tmp_path / "cur", out, stub) == 2  # the folder is busy
+        assert stub.count() == 0
+        holder.close()
+        assert run_draft(tmp_path / "cur", out, stub) == 0
+        assert stub.count(match="问题0：") == 0 and stub.count(match="问题1：") == 1
+    assert records(out)["sample:00000"]["status"] == "accepted"
+    with pytest.raises(StoreBusy):
+        first = DraftStore(out)
+        DraftStore(out)
+    first.close()
