@@ -162,6 +162,8 @@ def test_tiny_model_then_score_gives_every_metric(tmp_path, tiny_model):
         (["score", "missing-folder"], "input not found"),
         (["human", "pull", "--state", "missing.json"], "state file not found"),
         (["human", "push", "{gen}"], "Label Studio needs --url"),
+        (["human", "push", "{gen}", "--state", "{split}"], "holds an earlier round"),
+        (["human", "pull", "--state", "{split}"], "not a human-round state file"),
         (
             ["human", "push", "{gen}", "--url", "http://127.0.0.1:9", "--api-key", "x"],
             "cannot reach Label Studio",

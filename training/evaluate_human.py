@@ -24,6 +24,7 @@ from training.evaluate_judge import DIMENSION_GUIDE, labels_for
 from training.evaluate_ranking import DIMENSIONS, Judgement
 
 STATE_VERSION = 1
+PREVIEW_CHARS = 40
 
 
 def label_config(n_answers: int) -> str:
@@ -94,13 +95,22 @@ def build_tasks(
         order = names[:]
         rng.shuffle(order)
         ref = f"t{i:05d}"
+        texts = [(by_post[system][qid]["answer"] or "").strip() or "（空）" for system in order]
         data = {
             "ref": ref,
             "post": by_post[names[0]][qid]["prompt"],
-            "items": [{"id": x, "title": f"回答{x}"} for x in labels],
+            # the ranker cards carry the label and the answer's opening as a reminder
+            "items": [
+                {
+                    "id": x,
+                    "title": f"回答{x}",
+                    "body": text[:PREVIEW_CHARS] + ("…" if len(text) > PREVIEW_CHARS else ""),
+                }
+                for x, text in zip(labels, texts, strict=True)
+            ],
         }
-        for label, system in zip(labels, order, strict=True):
-            data[f"answer_{label}"] = (by_post[system][qid]["answer"] or "").strip() or "（空）"
+        for label, text in zip(labels, texts, strict=True):
+            data[f"answer_{label}"] = text
         tasks.append({"data": data})
         mapping[ref] = {"question_id": qid, "labels": dict(zip(labels, order, strict=True))}
     return tasks, mapping
@@ -166,8 +176,8 @@ def load_state(path: Path) -> dict[str, Any]:
         raise EvaluateInputError(f"state file not found: {path} (written by `evaluate human push`)")
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise EvaluateInputError(f"{path} is not a human-round state file: {exc.msg}") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EvaluateInputError(f"{path} is not a human-round state file (not JSON)") from exc
     if not isinstance(state, dict) or state.get("version") != STATE_VERSION or "tasks" not in state:
         raise EvaluateInputError(f"{path} is not a human-round state file")
     return state
