@@ -138,7 +138,8 @@ class ScriptedChatServer:
         self.requests.append(body)
         answer = self.reply(body)
         if isinstance(answer, int):
-            return web.json_response({"error": {"message": "scripted failure"}}, status=answer)
+            message = "response_format is not supported" if answer == 400 else "scripted failure"
+            return web.json_response({"error": {"message": message}}, status=answer)
         return web.json_response(
             {
                 "id": f"chatcmpl-{len(self.requests)}",

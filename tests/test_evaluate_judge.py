@@ -157,3 +157,22 @@ def test_unreachable_judge_is_reported_not_a_traceback(tmp_path):
     report = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert report["judge"]["failed_calls"] == 2
     assert "Connection" in report["judge"]["failures"][0]["error"]
+
+
+def test_endpoint_without_response_format_gets_plain_requests():
+    from _evaluate_helpers import ScriptedChatServer
+
+    def reply(body):
+        if "response_format" in body:
+            return 400  # e.g. a model behind an endpoint that has no JSON mode
+        return json.dumps({d: sorted(shown_answers(body)) for d in DIMENSIONS})
+
+    posts = [PostAnswers(f"q{i}", f"帖子{i}", {"a": f"a{i}", "b": f"b{i}"}) for i in range(2)]
+    with ScriptedChatServer(reply) as server:
+        judgements, log = run_judge(
+            posts, ["a", "b"], JudgeOptions(model="m", base_url=server.url, concurrency=1)
+        )
+    assert all(entry["ranking"] for entry in log)
+    assert all(entry["attempts"] == 1 for entry in log[1:])
+    assert sum("response_format" in r for r in server.requests) == 1  # asked with it once, then without
+    assert len(judgements) == 2 * 2 * len(DIMENSIONS)

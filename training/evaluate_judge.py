@@ -9,6 +9,7 @@ Every call is logged (order, label -> system, reply) so a ranking can be traced 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import re
@@ -17,6 +18,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+
+from openai import BadRequestError
 
 from empathyqa.progress import progress
 from training.evaluate_ranking import DIMENSIONS, Judgement
@@ -27,6 +30,7 @@ DIMENSION_GUIDE = {
     "comfort": "安慰：是否给予温暖、真诚的情感支持",
     "suggestions": "建议：是否给出具体、可行、恰当的建议",
 }
+logger = logging.getLogger("empathyqa.evaluate.judge")
 SYSTEM_MESSAGE = (
     "你是一位资深的心理咨询督导，负责比较多个回答的质量。只输出一个 JSON 对象，不要输出其他文字。"
 )
@@ -136,6 +140,7 @@ def run_judge(
         for post in posts
         for index, order in enumerate(presentation_orders(systems, options.orders, rng), 1)
     ]
+    # endpoints that reject response_format get plain requests (the prompt asks for JSON anyway)
     extra = {"response_format": {"type": "json_object"}} if options.response_format == "json_object" else {}
 
     def one(call: tuple[PostAnswers, int, list[str]]) -> dict[str, Any]:
@@ -150,7 +155,9 @@ def run_judge(
             "ranking": None,
             "error": None,
         }
-        for _ in range(1 + options.retries):
+        tries_left = 1 + options.retries
+        while tries_left > 0:
+            tries_left -= 1
             entry["attempts"] += 1
             try:
                 reply = client.chat.completions.create(
@@ -166,6 +173,13 @@ def run_judge(
                 break
             except ValueError as exc:
                 entry["error"] = f"invalid ranking: {exc}"
+            except BadRequestError as exc:
+                entry["error"] = f"BadRequestError: {exc}"[:500]
+                if extra and "response_format" in str(exc):
+                    logger.warning("the judge endpoint rejects response_format; asking without it")
+                    extra.clear()
+                    tries_left += 1  # the endpoint's limitation, not a failed try
+                    entry["attempts"] -= 1
             except Exception as exc:  # API failure after the client's own retries
                 entry["error"] = f"{type(exc).__name__}: {exc}"[:500]
         return entry
