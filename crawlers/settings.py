@@ -54,3 +54,12 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 # A bad -a argument ends the crawl with one error line; True raises instead (callback tests).
 SPIDER_ARG_ERRORS_RAISE = False
+
+# Crawl health (crawlers/health.py): coverage of required fields, checked once COVERAGE_MIN_PAGES
+# pages of a kind were parsed; a loud warning under the first line, a `layout_changed` close under
+# the second. Failing pages (HTML + URL, time, failed fields) go beside the output, at most this many.
+COVERAGE_WARN_BELOW = 0.8
+COVERAGE_CLOSE_BELOW = 0.3
+COVERAGE_MIN_PAGES = 10
+FAILED_PAGES_MAX = 50
+FAILED_PAGES_DIR = None  # default: <output dir>/failed_pages/<output name>/

@@ -401,3 +401,10 @@ def test_redirect_to_another_hosts_503_page_is_retried_not_followed() -> None:
     with pytest.raises(IgnoreRequest):
         asyncio.run(mw.process_response(retry, redirect.replace(request=retry)))
     assert crawler.stats.get_value("antibot/gave_up") == 1
+
+
+def test_title_only_question_has_empty_body(spider: YixinliSpider) -> None:
+    html = VARIANT_PAGE.replace('<p class="text">第一段&#x4E00;<br/>第二段<strong>加粗</strong></p>', "")
+    (item,) = list(spider.parse_question(response(f"{BASE}/qa/556", html), qid="556"))
+    assert item["body"] == "" and validate_raw_thread(item) == []
+    assert spider.health.filled["body"] == 1

@@ -146,7 +146,7 @@ class DoubanSpider(ThreadSpider):
             "author": thread["asker"]["id"] is not None,
             "asked_at": thread["asked_at"] is not None,
         }
-        if listed_replies != 0:
+        if listed_replies:  # only where the list says there are replies
             found["replies"] = bool(replies)
         if replies:
             found.update(

@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 
 from crawlers.health import FieldSpec
 from crawlers.items import raw_answer, raw_thread
-from crawlers.parsing import iso_utc, now_utc, parse_count, parse_time
+from crawlers.parsing import html_to_text, iso_utc, now_utc, parse_count, parse_time
 from crawlers.spiders._base import ThreadSpider, block_text, first_attr, first_text, select
 
 # Every selector of this spider, in one place (see ../shared/reference/yixinli.md). CSS unless the
@@ -38,8 +38,10 @@ SELECTORS: dict[str, tuple[str, ...]] = {
     "asked_at": ("p.read-capacity > span:nth-child(1)", "p.read-capacity > span"),
     "view_count": ("span.absoulte-img > a", "span.absolute-img > a"),
     "body": ("div.content > p.text",),
+    "body_container": ("div.content",),
     "tags": ("ul.label.detail-tag li", "ul.detail-tag li"),
     "answers": ("ul.content-ans > li",),
+    "answers_area_items": ("#answer-text li",),  # any list item in the answers area: answers are expected
     # inside one answer li
     "answer_id": (
         "span.answer_zan::attr(data-answer-id)",
@@ -175,7 +177,7 @@ class YixinliSpider(ThreadSpider):
             source_id=page_qid,
             url=self.question_url(page_qid),
             title=first_text(response, *SELECTORS["title"]),
-            body=block_text(response, SELECTORS["body"][0]),
+            body=_question_body(response),
             tags=[t for t in (first_text(li, ".") for li in _select_any(response, SELECTORS["tags"])) if t],
             asker=asker,
             asked_at=parse_time(first_text(response, *SELECTORS["asked_at"]), crawled),
@@ -194,7 +196,8 @@ class YixinliSpider(ThreadSpider):
             "answer_count": thread["answer_count"] is not None,
             "tags": bool(thread["tags"]),
         }
-        if thread["answer_count"] != 0:
+        count = thread["answer_count"]
+        if count or (count is None and select(response, SELECTORS["answers_area_items"][0])):
             found["answers"] = bool(added)
         found.update(answer_coverage(thread["answers"], thread["source_id"]))
         self.health.record("question", response, found, page_qid)
@@ -322,6 +325,16 @@ def _asker(response: Response) -> dict[str, Any]:
                 return {"id": None, "name": name, "anonymous": True}  # the name shown, e.g. 匿名
             return {"id": m.group(1), "name": name, "anonymous": False}
     return {"id": None, "name": None, "anonymous": False}
+
+
+def _question_body(response: Response) -> str | None:
+    """The question text; '' for a title-only question (an empty container), None when not found."""
+    body = block_text(response, SELECTORS["body"][0])
+    if body is None:
+        container = select(response, SELECTORS["body_container"][0])
+        if container and not html_to_text(container[0].get()):
+            return ""
+    return body
 
 
 def _page_param(query: str) -> int | None:
