@@ -248,7 +248,14 @@ def pull(conn: Connection, title: str, out: Path) -> int:
     client = connect(conn)
     project = require_project(client, title, conn.url)
     emails = {user.id: user.email for user in client.users.list()}
-    tasks = sorted(client.tasks.list(project=project.id, fields="all"), key=lambda t: t.data["pair_id"])
+    tasks = list(client.tasks.list(project=project.id, fields="all"))
+    foreign = [t.id for t in tasks if not {"pair_id", "record"} <= set(t.data or {})]
+    if foreign:
+        raise ReviewError(
+            f"{len(foreign)} task(s) in {title!r} were not made by `review push` (first: task {foreign[0]}): "
+            "pull reads only projects that push created"
+        )
+    tasks.sort(key=lambda t: t.data["pair_id"])
     records, rows = [], []
     for task in progress(tasks, "pull", unit="task"):
         task_rows = sorted(

@@ -120,3 +120,30 @@ def test_simulated_annotators_refuse_a_real_project():
     from annotation import review_demo
 
     assert review_demo.main(["--project", "CoE round 3", "--url", "http://127.0.0.1:9", "--token", "t"]) == 1
+
+
+def test_annotation_rows_follow_the_text_and_keep_skips(tmp_path):
+    from types import SimpleNamespace
+
+    from annotation.review_io import annotation_row
+    from tests._review_helpers import ui_result
+
+    drafts, curated = write_inputs(tmp_path)
+    built = build_task(load_drafts(drafts)[0], load_curated(curated)["sample:q1/q1a1"])
+    task = SimpleNamespace(id=7, data=built["data"])
+    draft = {item["from_name"]: item["value"]["text"][0] for item in built["predictions"][0]["result"]}
+    skipped = annotation_row(
+        task, {"id": 1, "completed_by": 3, "was_cancelled": True, "result": []}, {3: "a@x"}
+    )
+    assert (skipped["status"], skipped["rating"], skipped["l1"]) == ("skipped", None, draft["l1"])
+    # "accept" chosen but the text changed: the change is what counts
+    changed = annotation_row(
+        task, {"id": 2, "completed_by": 4, "result": ui_result(dict(draft, l3="想被看见"), "accept", 4)}, {}
+    )
+    assert changed["status"] == "edited" and changed["edit_distance"] > 0 and changed["annotator"] == "user-4"
+    rejected = annotation_row(
+        task,
+        {"id": 3, "completed_by": 3, "result": ui_result(draft, "reject", 1, reasons=["harmful"])},
+        {3: "a@x"},
+    )
+    assert rejected["status"] == "rejected" and rejected["reject_reasons"] == ["harmful"]
