@@ -44,9 +44,12 @@ def first_attr(node: Selector | SelectorList, *queries: str) -> str | None:
     return None
 
 
-def block_text(node: Selector | SelectorList, query: str) -> str | None:
+def block_text(node: Selector | SelectorList, query: str, first_only: bool = False) -> str | None:
     """Multi-paragraph text of every element the query finds, joined with '\\n'; None if none."""
-    parts = [html_to_text(fragment) for fragment in select(node, query).getall()]
+    fragments = select(node, query).getall()
+    if first_only:
+        fragments = fragments[:1]
+    parts = [html_to_text(fragment) for fragment in fragments]
     text = "\n".join(p for p in parts if p)
     return text or None
 

@@ -34,7 +34,7 @@ SELECTORS: dict[str, tuple[str, ...]] = {
     "question_id": ("div#answer-text::attr(data-question-id)", "div.collect::attr(data-question-id)"),
     "title": ("#left div.title h1", "div.title h1"),
     "asker": ("#left div.title > a", "div.title > a"),
-    "answer_count": ("div.title strong",),
+    "answer_count": ("#left div.title strong", "div.title strong"),
     "asked_at": ("p.read-capacity > span:nth-child(1)", "p.read-capacity > span"),
     "view_count": ("span.absoulte-img > a", "span.absolute-img > a"),
     "body": ("div.content > p.text",),
@@ -260,7 +260,8 @@ class YixinliSpider(ThreadSpider):
         if not answer_id:
             m = ANSWER_ID.search(first_attr(li, *SELECTORS["answer_link"]) or "")
             answer_id = m.group(1) if m else None
-        body = block_text(li, SELECTORS["answer_body"][0])
+        # The first text block only: server-rendered comments under an answer would repeat the class.
+        body = block_text(li, SELECTORS["answer_body"][0], first_only=True)
         if not answer_id:
             if not body:
                 return None  # not an answer: a placeholder or advert row in the list
