@@ -44,9 +44,17 @@ def load_prices(path: str | Path | None = None) -> dict[str, dict[str, float]]:
     return data
 
 
+def price_for(prices: dict, model: str) -> dict | None:
+    """Exact name, else the longest listed name the model starts with (gpt-4o-mini-2024-07-18 -> gpt-4o-mini)."""
+    if isinstance(prices.get(model), dict):
+        return prices[model]
+    prefixes = [name for name in prices if model.startswith(str(name)) and isinstance(prices[name], dict)]
+    return prices[max(prefixes, key=len)] if prefixes else None
+
+
 def cost_usd(prices: dict, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    price = prices.get(model)
-    if not isinstance(price, dict):
+    price = price_for(prices, model)
+    if price is None:
         return None
     return (
         prompt_tokens * float(price.get("input", 0)) + completion_tokens * float(price.get("output", 0))

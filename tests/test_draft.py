@@ -312,3 +312,12 @@ def test_reviewed_records_are_never_redrafted_and_one_run_per_folder(tmp_path):
         first = DraftStore(out)
         DraftStore(out)
     first.close()
+
+
+def test_prices_match_dated_model_names():
+    from annotation.costs import cost_usd, load_prices
+
+    prices = load_prices()
+    assert cost_usd(prices, "gpt-4o-mini-2024-07-18", 1_000_000, 0) == prices["gpt-4o-mini"]["input"]
+    assert cost_usd(prices, "gpt-4o-2024-08-06", 0, 1_000_000) == prices["gpt-4o"]["output"]
+    assert cost_usd(prices, "some-local-model", 10, 10) is None
