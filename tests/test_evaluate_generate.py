@@ -160,6 +160,7 @@ def test_tiny_model_then_score_gives_every_metric(tmp_path, tiny_model):
         (["score", "{empty}"], "no generation files"),
         (["score", "{split}"], "not a `generate` output"),
         (["score", "missing-folder"], "input not found"),
+        (["score", "{gen}", "--judge-model", "m"], "needs --judge-base-url"),
         (["human", "pull", "--state", "missing.json"], "state file not found"),
         (["human", "push", "{gen}"], "Label Studio needs --url"),
         (["human", "push", "{gen}", "--state", "{split}"], "holds an earlier round"),
