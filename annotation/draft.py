@@ -177,9 +177,19 @@ def dry_run(jobs: list[Job], cached: int, prompt: PromptSpec, config: DraftConfi
     }
 
 
+@dataclass
+class RunState:
+    """What a run has done so far; outlives an interrupted event loop so the summary can report it."""
+
+    failed: Counter = field(default_factory=Counter)
+    drafted: int = 0
+    drafter: Drafter | None = None
+
+
 async def draft_all(
-    jobs: list[Job], store: DraftStore, drafter: Drafter, config: DraftConfig, failed: Counter
-):
+    jobs: list[Job], store: DraftStore, drafter: Drafter, config: DraftConfig, state: RunState
+) -> int:
+    failed = state.failed
     queue: asyncio.Queue[Job] = asyncio.Queue()
     for job in jobs:
         queue.put_nowait(job)
@@ -190,11 +200,9 @@ async def draft_all(
         disable=not (sys.stderr.isatty() or os.environ.get("EMPATHYQA_PROGRESS") == "1"),
         dynamic_ncols=True,
     )
-    drafted = 0
     system_tokens = rough_tokens(drafter.prompt.system) + 100
 
     async def handle(job: Job) -> None:
-        nonlocal drafted
         pair = job.first
         est = rough_tokens(pair.title + pair.question + pair.answer) + system_tokens + TYPICAL_REPLY_TOKENS
         started = time.monotonic()
@@ -223,7 +231,7 @@ async def draft_all(
             }
             for p in job.pairs:
                 store.add_draft({"question_id": p.question_id, "answer_id": p.answer_id, **record})
-                drafted += 1
+                state.drafted += 1
         bar.update(len(job.pairs))
         bar.set_postfix(failed=sum(failed.values()), refresh=False)
 
@@ -235,7 +243,7 @@ async def draft_all(
         await asyncio.gather(*(worker() for _ in range(max(1, config.concurrency))))
     finally:
         bar.close()
-    return drafted
+    return state.drafted
 
 
 def _failure(pair: Pair, key: str, config: DraftConfig, reason: str, error: str, raw: str | None) -> dict:
@@ -253,13 +261,12 @@ def _failure(pair: Pair, key: str, config: DraftConfig, reason: str, error: str,
     }
 
 
-async def run_drafting(
-    jobs, store, config, prompt, params, base_url, api_key, failed
-) -> tuple[Drafter, str, int]:
+async def run_drafting(jobs, store, config, prompt, params, base_url, api_key, state: RunState) -> None:
     retry = RetryPolicy(config.max_retries, config.backoff_base, config.backoff_max, config.timeout)
     client = make_client(base_url, api_key, config.timeout)
     try:
         drafter = Drafter(client, config.model, prompt, params, retry, RateLimiter(config.rpm, config.tpm))
+        state.drafter = drafter
         endpoint = str(client.base_url)
         probe_file = store.out_dir / PROBE_FILE
         if config.response_format != "auto":
@@ -274,8 +281,7 @@ async def run_drafting(
             f"endpoint {endpoint} model {config.model}: response format {drafter.mode} ({how})",
             file=sys.stderr,
         )
-        drafted = await draft_all(jobs, store, drafter, config, failed)
-        return drafter, drafter.mode, drafted
+        await draft_all(jobs, store, drafter, config, state)
     finally:
         await client.close()
 
@@ -324,12 +330,11 @@ def main(argv: list[str]) -> int:
         print_summary(f"draft dry run ({prompt.version}, {config.model}): no request made", summary)
         return 0
 
-    failed: Counter = Counter()
-    drafted, interrupted, drafter, fatal = 0, False, None, None
+    state = RunState()
+    interrupted, fatal = False, None
     try:
-        drafter, mode, drafted = asyncio.run(
-            run_drafting(jobs, store, config, prompt, params, base_url, api_key, failed)
-        )
+        if jobs:  # nothing to request: no client, no probe
+            asyncio.run(run_drafting(jobs, store, config, prompt, params, base_url, api_key, state))
     except KeyboardInterrupt:
         interrupted = True
     except DraftFailure as exc:  # the probe could not reach a working endpoint
@@ -337,8 +342,8 @@ def main(argv: list[str]) -> int:
     coe, failures = store.compact()
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     wall = time.monotonic() - started
-    stats = drafter.stats if drafter else None
-    summary["drafted now"] = drafted
+    stats, failed = (state.drafter.stats if state.drafter else None), state.failed
+    summary["drafted now"] = state.drafted
     summary["failed"] = sum(failed.values())
     summary.update({f"failed: {reason}": n for reason, n in sorted(failed.items())})
     if stats:

@@ -97,13 +97,13 @@ async def drafter_run(url: str, jobs, store, config) -> tuple[float, float, int,
     d = Drafter(
         client, "bench-model", prompt, GenParams(), RetryPolicy(timeout=30), RateLimiter(), mode="json_schema"
     )
-    failed: dict = __import__("collections").Counter()
+    state = draft.RunState()
     c0, t0 = cpu(), time.perf_counter()
-    drafted = await draft.draft_all(jobs, store, d, config, failed)
+    drafted = await draft.draft_all(jobs, store, d, config, state)
     wall, used = time.perf_counter() - t0, cpu() - c0
     await client.close()
-    if failed:
-        print(f"  failures: {dict(failed)}")
+    if state.failed:
+        print(f"  failures: {dict(state.failed)}")
     return wall, used, drafted, d
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import subprocess
@@ -111,3 +112,5 @@ def test_ctrl_c_saves_what_arrived_and_says_so(tmp_path):
     assert "INTERRUPTED" in err and "Traceback" not in err
     saved = pq.read_table(out / "coe.parquet").num_rows
     assert 4 <= saved < PAIRS  # compacted on the way out
+    drafted_now = int(re.search(r"drafted now\s+(\d+)", err).group(1))
+    assert drafted_now == saved and re.search(r"requests\s+\d+", err)
