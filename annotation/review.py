@@ -1,6 +1,6 @@
 """Human review of the CoE drafts in Label Studio: `python -m annotation review push|add-annotator|status|pull`.
 
-  push DRAFTS --curated CURATED --project NAME [--overlap N]   one task per pair, the draft pre-filled
+  push DRAFTS [--curated C] --project NAME [--overlap N]       one task per pair, the draft pre-filled
   add-annotator EMAIL [--password PW]                          an account that can log in and annotate
   status --project NAME                                        tasks done / remaining, per annotator
   pull --project NAME --out DIR                                coe.parquet, annotations.parquet,
@@ -36,6 +36,7 @@ from annotation.review_io import (
     annotation_row,
     build_task,
     draft_layers,
+    find_curated,
     load_curated,
     load_drafts,
     model_version,
@@ -59,6 +60,7 @@ def push(
 ) -> int:
     # Files are checked before the server is touched, so a bad file changes nothing.
     drafts = load_drafts(drafts_path)
+    curated_path = find_curated(curated_path, Path(drafts_path))
     pairs = load_curated(curated_path)
     orphans = [pair_id(d["question_id"], d["answer_id"]) for d in drafts]
     orphans = [p for p in orphans if p not in pairs]
@@ -312,7 +314,9 @@ def _parser() -> argparse.ArgumentParser:
     cmd = sub.add_parser("push", parents=[common], help="import drafts as pre-filled tasks (idempotent)")
     cmd.add_argument("drafts", type=Path, help="coe.parquet of drafts, or a folder holding it")
     cmd.add_argument(
-        "--curated", type=Path, help="curated threads (file or folder) with the posts and answers"
+        "--curated",
+        type=Path,
+        help="curated threads (file or folder) with the posts and answers (default: curated.parquet beside DRAFTS)",
     )
     cmd.add_argument("--project", required=True, help="project title (created if missing)")
     cmd.add_argument("--overlap", type=int, help="annotators per task (default 1 for a new project)")

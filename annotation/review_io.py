@@ -2,7 +2,7 @@
 as rows (every one kept, `annotations.parquet`) and resolved CoE records (`coe.parquet`).
 
 The drafting stage's `coe.parquet` holds ids and layers only, so the post and the answer come from
-the curated set (`--curated`, CURATED_THREAD). Each task carries the whole draft record as JSON, so a
+the curated set (`--curated`, CURATED_THREAD; by default a `curated.parquet` beside the drafts). Each task carries the whole draft record as JSON, so a
 pull needs nothing but the server to rebuild complete CoE records.
 """
 
@@ -102,12 +102,21 @@ def load_drafts(path: Path) -> list[dict[str, Any]]:
     return list(unique.values())
 
 
-def load_curated(path: Path | None) -> dict[str, dict[str, Any]]:
+def find_curated(given: Path | None, drafts: Path) -> Path:
+    """--curated, else a curated.parquet lying beside the drafts."""
+    if given is not None:
+        return Path(given)
+    beside = (drafts if drafts.is_dir() else drafts.parent) / "curated.parquet"
+    if beside.exists():
+        return beside
+    raise ReviewError(
+        "give --curated DIR_OR_FILE: the curated threads the drafts were made from (post + answer); "
+        f"no curated.parquet lies beside {drafts}"
+    )
+
+
+def load_curated(path: Path) -> dict[str, dict[str, Any]]:
     """(question, answer) pairs by pair id: title, post body, answer body, risk level."""
-    if path is None:
-        raise ReviewError(
-            "give --curated DIR_OR_FILE: the curated threads the drafts were made from (post + answer)"
-        )
     pairs: dict[str, dict[str, Any]] = {}
     for row in _read(_parquet_file(Path(path), "curated.parquet"), CURATED_REQUIRED, "curated threads"):
         for answer in row.get("answers") or []:

@@ -32,7 +32,7 @@ def test_push_annotate_pull_restart(label_studio, tmp_path):
 
     first = review_cli("push", drafts, "--curated", curated, "--project", title, "--overlap", "2", env=env)
     assert first.returncode == 0, first.stderr
-    again = review_cli("push", drafts.parent, "--curated", curated.parent, "--project", title, env=env)
+    again = review_cli("push", drafts.parent, "--project", title, env=env)  # curated.parquet lies beside
     assert again.returncode == 0, again.stderr
     assert "already in project" in again.stderr and "updated project" not in again.stdout
 
@@ -178,8 +178,8 @@ def test_draft_file_with_missing_fields_changes_nothing(label_studio, tmp_path):
     result = review_cli("push", drafts, "--curated", curated, "--project", title, env=label_studio.env())
     _assert_clean_failure(result, "missing fields", "l3")
     assert not _has_project(label_studio, title)
-    no_curated = review_cli(
-        "push", write_inputs(tmp_path / "ok")[0], "--project", title, env=label_studio.env()
-    )
+    (tmp_path / "lone").mkdir()
+    lone = write_inputs(tmp_path / "ok")[0].rename(tmp_path / "lone" / "drafts.parquet")  # nothing beside it
+    no_curated = review_cli("push", lone, "--project", title, env=label_studio.env())
     _assert_clean_failure(no_curated, "--curated")
     assert not _has_project(label_studio, title)
