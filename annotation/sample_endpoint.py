@@ -178,8 +178,11 @@ def serve(port: int, port_file: Path | None = None) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     bound = server.server_address[1]
-    if port_file:
-        port_file.write_text(str(bound))
+    if port_file:  # written whole via rename, so a waiting script never reads half a number
+        port_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = port_file.with_name(port_file.name + ".tmp")
+        tmp.write_text(str(bound))
+        tmp.replace(port_file)
     log.info(
         "[offline sample endpoint] serving the OpenAI chat API at http://127.0.0.1:%d/v1 with hand-written "
         "drafts for %d sample posts; this is NOT a language model",
