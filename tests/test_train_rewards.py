@@ -241,6 +241,8 @@ def test_grpo_recipe_weights_come_through():
         ),
         ("grpo", ["--answer_weight", "1"], "--reward_model_path is required"),
         ("grpo", ["--answer_weight", "0", "--resume_from_checkpoint", "/nope"], "not a checkpoint folder"),
+        ("grpo", ["--reward_model_path", "/nope"], "no such folder"),
+        ("sft", ["--resume_from_checkpoint", "last", "--output_dir", "/nope"], "no checkpoint in /nope"),
         ("tiny", ["--out", "/tmp/never", "--vocab", "klingon"], "--vocab must be"),
     ],
 )
@@ -260,3 +262,15 @@ def test_cli_exits_2_without_traceback(tmp_path):
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "unknown keys for sft: max_seq_length" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("module", ["sft", "reward", "grpo", "tiny"])
+def test_help_lists_the_common_flags(module, capsys):
+    import importlib
+
+    with pytest.raises(SystemExit) as exit_info:
+        importlib.import_module(f"training.{module}").main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    flags = ["--out"] if module == "tiny" else ["--max_steps", "--output_dir", "--release", "--config"]
+    assert all(flag in text for flag in flags), module

@@ -54,13 +54,25 @@ def parse_config(
     section: str,
     argv: list[str] | None = None,
     script_defaults: dict[str, Any] | None = None,
+    description: str | None = None,
 ) -> tuple:
     """TrlParser over `dataclass_types`: defaults < script/machine defaults < recipe (`--config`) < CLI."""
     import torch
     from trl import TrlParser
 
     args = list(sys.argv[1:] if argv is None else argv)
-    parser = TrlParser(tuple(dataclass_types))
+    import argparse
+
+    epilog = (
+        f"--config RECIPE.yaml  a recipe (training/recipes/*.yaml): its shared top-level keys and its "
+        f"`{section}:` block set the defaults of the flags above; flags given here override it."
+    )
+    parser = TrlParser(
+        tuple(dataclass_types),
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     names = {action.dest for action in parser._actions}
     defaults: dict[str, Any] = dict(script_defaults or {})
     if not torch.cuda.is_available():
@@ -110,6 +122,15 @@ def check_model_path(path: str, what: str) -> None:
         )
 
 
+def load_pretrained(loader, path: str, what: str, **kwargs):
+    """`loader.from_pretrained` with a one-line error (no hub here: a missing folder is the usual cause)."""
+    try:
+        return loader.from_pretrained(path, **kwargs)
+    except (OSError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise TrainingInputError(f"cannot load {what} from {path!r}: {first}") from exc
+
+
 def summarize_log(log_history: list[dict[str, Any]], prefix: str) -> dict[str, float]:
     """Mean of every logged metric that starts with `prefix`, over the training run."""
     sums: dict[str, list[float]] = {}
@@ -118,3 +139,19 @@ def summarize_log(log_history: list[dict[str, Any]], prefix: str) -> dict[str, f
             if key.startswith(prefix) and isinstance(value, (int, float)):
                 sums.setdefault(key, []).append(float(value))
     return {k: sum(v) / len(v) for k, v in sums.items()}
+
+
+def resolve_resume(value: str | None, output_dir: str) -> str | None:
+    """`last`/`true` means the newest checkpoint in output_dir."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if value is None or value.lower() in ("", "false", "none"):
+        return None
+    if value.lower() in ("last", "true"):
+        last = get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None
+        if last is None:
+            raise TrainingInputError(f"--resume_from_checkpoint {value}: no checkpoint in {output_dir}")
+        return last
+    if not Path(value).is_dir():
+        raise TrainingInputError(f"--resume_from_checkpoint: {value} is not a checkpoint folder")
+    return value

@@ -93,9 +93,10 @@ class Selection:
     examples: list[dict[str, Any]]
     rows_in: int
     dropped: Counter
+    unit: str = "rows"
 
     def report(self) -> dict[str, int]:
-        rows = {"rows in": self.rows_in, "examples out": len(self.examples)}
+        rows = {f"{self.unit} in": self.rows_in, "examples out": len(self.examples)}
         rows.update({f"dropped: {reason}": n for reason, n in sorted(self.dropped.items())})
         return rows
 
@@ -161,11 +162,12 @@ def grpo_examples(rows: list[dict[str, Any]], args: DataArguments, tokenizer) ->
             dropped[f"prompt over {args.max_prompt_tokens} tokens"] += 1
             continue
         examples.append({"prompt": messages, "query": query_text(row), "question_id": row["question_id"]})
-    selection = _capped(examples, len(seen), dropped, args)
-    return selection
+    return _capped(examples, len(seen), dropped, args, unit="questions")
 
 
-def _capped(examples: list[dict[str, Any]], rows_in: int, dropped: Counter, args: DataArguments) -> Selection:
+def _capped(
+    examples: list[dict[str, Any]], rows_in: int, dropped: Counter, args: DataArguments, unit: str = "rows"
+) -> Selection:
     if args.max_train_rows is not None and len(examples) > args.max_train_rows:
         dropped["over --max_train_rows"] += len(examples) - args.max_train_rows
         examples = examples[: args.max_train_rows]
@@ -174,7 +176,7 @@ def _capped(examples: list[dict[str, Any]], rows_in: int, dropped: Counter, args
             f"no training examples left from {rows_in} rows ({dict(dropped) or 'empty split'}); "
             "check the release or --max_prompt_tokens / --include_risk"
         )
-    return Selection(examples, rows_in, dropped)
+    return Selection(examples, rows_in, dropped, unit)
 
 
 @dataclass

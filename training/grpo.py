@@ -14,7 +14,7 @@ from pathlib import Path
 
 from trl import GRPOConfig, GRPOTrainer, ModelConfig, get_peft_config
 
-from training.common import TrainingInputError, parse_config, run_main, summarize_log
+from training.common import TrainingInputError, parse_config, resolve_resume, run_main, summarize_log
 from training.data import DataArguments, grpo_examples, load_split
 from training.policy import load_policy, sample_generation, save_policy
 from training.rewards import AnswerQualityReward, LengthPenalty, format_reward
@@ -42,7 +42,15 @@ def reward_functions(args: RewardArguments) -> tuple[list, list[float]]:
             raise TrainingInputError("--reward_model_path is required (or set --answer_weight 0)")
         from training.reward import RewardScorer
 
-        funcs.append(AnswerQualityReward(RewardScorer.from_pretrained(args.reward_model_path)))
+        if not Path(args.reward_model_path).is_dir():
+            raise TrainingInputError(
+                f"--reward_model_path {args.reward_model_path}: no such folder (run training.reward)"
+            )
+        try:
+            scorer = RewardScorer.from_pretrained(args.reward_model_path)
+        except FileNotFoundError as exc:
+            raise TrainingInputError(str(exc)) from exc
+        funcs.append(AnswerQualityReward(scorer))
         weights.append(args.answer_weight)
     if args.length_weight:
         funcs.append(LengthPenalty(args.length_min_chars, args.length_max_chars))
@@ -50,27 +58,15 @@ def reward_functions(args: RewardArguments) -> tuple[list, list[float]]:
     return funcs, weights
 
 
-def resolve_resume(value: str | None, output_dir: str) -> str | None:
-    """`last`/`true` means the newest checkpoint in output_dir."""
-    from transformers.trainer_utils import get_last_checkpoint
-
-    if value is None or value.lower() in ("", "false", "none"):
-        return None
-    if value.lower() in ("last", "true"):
-        last = get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None
-        if last is None:
-            raise TrainingInputError(f"--resume_from_checkpoint {value}: no checkpoint in {output_dir}")
-        return last
-    if not Path(value).is_dir():
-        raise TrainingInputError(f"--resume_from_checkpoint: {value} is not a checkpoint folder")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     from datasets import Dataset
 
     data_args, reward_args, training_args, model_args = parse_config(
-        (DataArguments, RewardArguments, GRPOConfig, ModelConfig), "grpo", argv, GRPO_DEFAULTS
+        (DataArguments, RewardArguments, GRPOConfig, ModelConfig),
+        "grpo",
+        argv,
+        GRPO_DEFAULTS,
+        description=__doc__,
     )
     if training_args.use_vllm and importlib.util.find_spec("vllm") is None:
         print("vLLM is not installed: generating with transformers instead (use_vllm off)")

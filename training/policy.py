@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from training.common import TrainingInputError, check_model_path
+from training.common import TrainingInputError, check_model_path, load_pretrained
 
 
 def load_policy(model_args, training_args):
@@ -18,7 +18,7 @@ def load_policy(model_args, training_args):
             "--model_name_or_path is required (e.g. the folder `python -m training.tiny` wrote)"
         )
     check_model_path(model_args.model_name_or_path, "--model_name_or_path")
-    tokenizer = AutoTokenizer.from_pretrained(model_args.model_name_or_path)
+    tokenizer = load_pretrained(AutoTokenizer, model_args.model_name_or_path, "tokenizer")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if not tokenizer.chat_template:
@@ -27,7 +27,7 @@ def load_policy(model_args, training_args):
     kwargs: dict[str, Any] = {"dtype": dtype}
     if model_args.attn_implementation:
         kwargs["attn_implementation"] = model_args.attn_implementation
-    model = AutoModelForCausalLM.from_pretrained(model_args.model_name_or_path, **kwargs)
+    model = load_pretrained(AutoModelForCausalLM, model_args.model_name_or_path, "model", **kwargs)
     if training_args.activation_checkpointing:
         model.config.use_cache = False
     return model, tokenizer

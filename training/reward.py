@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.common import TrainingInputError, check_model_path, parse_config, run_main
+from training.common import TrainingInputError, check_model_path, load_pretrained, parse_config, run_main
 from training.data import DataArguments, contrastive_groups, load_split
 from training.reward_model import (
     Encoder,
@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    data_args, args = parse_config((DataArguments, RewardTrainingArguments), "reward", argv)
+    data_args, args = parse_config(
+        (DataArguments, RewardTrainingArguments), "reward", argv, description=__doc__
+    )
     if not args.model_name_or_path:
         raise TrainingInputError("--model_name_or_path is required (the encoder to start from)")
     check_model_path(args.model_name_or_path, "--model_name_or_path")
@@ -77,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(args.seed)
     device = torch.device("cuda" if torch.cuda.is_available() and not args.use_cpu else "cpu")
     head = RewardHead(max_length=args.max_length, base_model=args.model_name_or_path)
-    model = AutoModel.from_pretrained(args.model_name_or_path, dtype=torch.float32)
-    encoder = Encoder(model, AutoTokenizer.from_pretrained(args.model_name_or_path), head, device)
+    model = load_pretrained(AutoModel, args.model_name_or_path, "encoder", dtype=torch.float32)
+    tokenizer = load_pretrained(AutoTokenizer, args.model_name_or_path, "tokenizer")
+    encoder = Encoder(model, tokenizer, head, device)
 
     model.eval()
     before = retrieval_metrics(encoder, validation_groups)

@@ -10,7 +10,7 @@ import sys
 
 from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config
 
-from training.common import parse_config, run_main
+from training.common import parse_config, resolve_resume, run_main
 from training.data import DataArguments, load_split, sft_examples
 from training.policy import load_policy, sample_generation, save_policy
 
@@ -21,8 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     from datasets import Dataset
 
     data_args, training_args, model_args = parse_config(
-        (DataArguments, SFTConfig, ModelConfig), "sft", argv, SFT_DEFAULTS
+        (DataArguments, SFTConfig, ModelConfig), "sft", argv, SFT_DEFAULTS, description=__doc__
     )
+    resume = resolve_resume(training_args.resume_from_checkpoint, training_args.output_dir)
     model, tokenizer = load_policy(model_args, training_args)
     train = sft_examples(load_split(data_args, "train"), data_args, tokenizer, training_args.max_length)
     train.print("SFT data (train)")
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
     )
-    result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    result = trainer.train(resume_from_checkpoint=resume)
     out = save_policy(trainer, tokenizer, training_args.output_dir, merged_lora=model_args.use_peft)
     print(f"SFT done: {result.global_step} steps, train loss {result.training_loss:.4f} -> {out}")
     if eval_dataset is not None:

@@ -173,7 +173,12 @@ def build_tiny(args: TinyArguments) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    (args,) = TrlParser((TinyArguments,)).parse_args_and_config(argv)
+    import argparse
+
+    parser = TrlParser(
+        (TinyArguments,), description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    (args,) = parser.parse_args_and_config(argv)
     build_tiny(args)
     return 0
 
