@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 import re
+import signal
 import sys
 import time
 import uuid
@@ -174,6 +175,10 @@ class Handler(BaseHTTPRequestHandler):
         log.info("[offline sample endpoint] %s %s", self.address_string(), fmt % args)
 
 
+def _stop(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # a plain `kill` ends it as cleanly as Ctrl-C, with its last log line
+
+
 def serve(port: int, port_file: Path | None = None) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
@@ -189,6 +194,7 @@ def serve(port: int, port_file: Path | None = None) -> None:
         bound,
         len(load_drafts()),
     )
+    signal.signal(signal.SIGTERM, _stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
