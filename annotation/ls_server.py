@@ -91,17 +91,21 @@ def _port_in_use(host: str, port: int) -> bool:
     return False
 
 
-def _is_label_studio(pid: int) -> bool:
-    """Alive and really ours (guards against a recycled pid)."""
+def _reap(pid: int) -> None:
     try:
-        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own finished child
+        os.waitpid(pid, os.WNOHANG)  # a finished child of ours would otherwise linger as a zombie
     except ChildProcessError:
         pass
+
+
+def _is_label_studio(pid: int, data_dir: Path) -> bool:
+    """Alive, and the server of this data dir (a recycled pid, or another checkout's server, is not)."""
+    _reap(pid)
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     except OSError:
         return False
-    return b"label-studio" in cmdline or b"label_studio" in cmdline
+    return f"LABEL_STUDIO_BASE_DATA_DIR={data_dir}".encode() in environ
 
 
 def answers(url: str, timeout: float = 3.0) -> bool:
@@ -126,7 +130,7 @@ def running(data_dir: Path = DEFAULT_DATA_DIR) -> Server | None:
     data_dir = Path(data_dir).resolve()
     state = _read_state(data_dir)
     creds = load_credentials(data_dir)
-    if not state or not creds or not _is_label_studio(int(state["pid"])):
+    if not state or not creds or not _is_label_studio(int(state["pid"]), data_dir):
         return None
     return Server(
         state["url"], creds["token"], creds["email"], creds["password"], str(data_dir), state["pid"]
@@ -211,7 +215,7 @@ def stop(data_dir: Path = DEFAULT_DATA_DIR, timeout: float = 30.0) -> bool:
     if not state:
         return False
     pid = int(state["pid"])
-    was_running = _is_label_studio(pid)
+    was_running = _is_label_studio(pid, data_dir)
     if was_running:
         # start() put the server in its own session: its process group holds only it and its children,
         # and a child that outlives it would keep the port open, so wait for the whole group.
@@ -228,7 +232,7 @@ def stop(data_dir: Path = DEFAULT_DATA_DIR, timeout: float = 30.0) -> bool:
 
 
 def _group_alive(pgid: int) -> bool:
-    _is_label_studio(pgid)  # reaps the leader if it is our child
+    _reap(pgid)
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:

@@ -147,3 +147,20 @@ def test_annotation_rows_follow_the_text_and_keep_skips(tmp_path):
         {3: "a@x"},
     )
     assert rejected["status"] == "rejected" and rejected["reject_reasons"] == ["harmful"]
+
+
+def test_ls_server_bad_cases(tmp_path):
+    import json
+    import os
+
+    from annotation import ls_server
+
+    with pytest.raises(ls_server.ServerError, match="make install-ls"):
+        ls_server.start(tmp_path, port=free_port(), ls_bin=tmp_path / "no-label-studio")
+    assert ls_server.stop(tmp_path) is False  # nothing was started
+    # a stale pid file naming some other process: stop must leave that process alone
+    (tmp_path / ls_server.STATE_FILE).write_text(
+        json.dumps({"pid": os.getpid(), "url": "http://127.0.0.1:9"})
+    )
+    assert ls_server.running(tmp_path) is None and ls_server.stop(tmp_path) is False
+    assert ls_server.main(["status", "--data-dir", str(tmp_path)]) == 1
