@@ -55,9 +55,15 @@ class Demo:
         if result.returncode != 0:
             raise SystemExit(f"demo: step failed (exit {result.returncode}): {' '.join(cmd)}")
 
-    def serve(self, *cmd: str, health: str) -> None:
-        print("$ " + " ".join(cmd) + " &", flush=True)
-        self.servers.append(subprocess.Popen(cmd, cwd=ROOT, start_new_session=True))
+    def serve(self, *cmd: str, health: str, log: str) -> None:
+        log_path = self.work / "logs" / log
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        print("$ " + " ".join(cmd) + f" > {log_path} 2>&1 &", flush=True)
+        with log_path.open("w") as out:
+            proc = subprocess.Popen(
+                cmd, cwd=ROOT, start_new_session=True, stdout=out, stderr=subprocess.STDOUT
+            )
+        self.servers.append(proc)
         wait_http(health)
 
     def stop_servers(self) -> None:
@@ -71,38 +77,83 @@ class Demo:
 
     # ------------------------------------------------------------------ stages
     def crawl(self) -> Path:
-        self.banner("1. crawl: scrapy crawl yixinli against the bundled sample site")
+        self.banner("1. crawl: scrapy crawl yixinli / douban against the bundled sample site")
+        raw = self.work / "raw"
+        self.run(PY, "-m", "crawlers.demo", "--out-dir", str(raw))
+        return raw
+
+    def curate(self, raw: Path) -> Path:
+        self.banner("2. curate: normalise, scrub PII, filter, dedup, flag risk, topics")
+        out = self.work / "curated"
+        self.run(PY, "-m", "curation", "run", str(raw), "--out", str(out))
+        return out
+
+    def draft(self, curated: Path) -> Path:
+        out = self.work / "coe"
+        if os.environ.get("OPENAI_API_KEY"):
+            model = os.environ.get("DRAFT_MODEL", "gpt-4o-mini")
+            self.banner(f"3. draft CoE with {model} at {os.environ.get('OPENAI_BASE_URL', 'api.openai.com')}")
+            self.run(PY, "-m", "annotation", "draft", str(curated), "--out", str(out), "--model", model)
+            return out
+        self.banner("3. draft CoE through the offline sample endpoint (set OPENAI_API_KEY for a real one)")
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        self.serve(PY, "-m", "crawlers.sample_site", "--port", str(port), health=f"{base}/robots.txt")
-        out = self.work / "raw" / "yixinli.jsonl"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.unlink(missing_ok=True)
-        self.run(
-            "scrapy",
-            "crawl",
-            "yixinli",
-            "-a",
-            f"base_url={base}",
-            "-O",
-            str(out),
-            "-s",
-            "DOWNLOAD_DELAY=0",
-            "-s",
-            "AUTOTHROTTLE_ENABLED=False",
-            "-s",
-            "CHALLENGE_BACKOFF=1",
-            "-s",
-            "LOG_LEVEL=INFO",
+        self.serve(
+            PY,
+            "-m",
+            "annotation.sample_endpoint",
+            "--port",
+            str(port),
+            health=f"{base}/v1/models",
+            log="sample_endpoint.log",
         )
-        print(f"raw threads: {out} ({sum(1 for _ in out.open(encoding='utf-8'))} questions)")
+        self.run(
+            PY,
+            "-m",
+            "annotation",
+            "draft",
+            str(curated),
+            "--out",
+            str(out),
+            "--model",
+            "empathyqa-offline-sample",
+            "--base-url",
+            f"{base}/v1",
+            env={"OPENAI_API_KEY": "offline-sample"},
+        )
         return out
+
+    def release(self, curated: Path, coe_dirs: list[Path]) -> Path:
+        self.banner(
+            f"5. release {DEMO_VERSION} (drafts included: the demo has no human verdicts to wait for)"
+        )
+        versions = ROOT / "datasets" / "empathy_qa"
+        shutil.rmtree(versions / DEMO_VERSION, ignore_errors=True)
+        self.run(
+            PY,
+            "-m",
+            "curation.release",
+            "--curated",
+            str(curated),
+            "--coe",
+            *map(str, coe_dirs),
+            "--version",
+            DEMO_VERSION,
+            "--include-drafts",
+            "--out",
+            str(versions),
+        )
+        self.run(PY, "-m", "curation.release", "verify", str(versions / DEMO_VERSION))
+        return versions / DEMO_VERSION
 
     def main(self) -> None:
         shutil.rmtree(self.work, ignore_errors=True)
         self.work.mkdir(parents=True)
         try:
-            self.crawl()
+            raw = self.crawl()
+            curated = self.curate(raw)
+            coe = self.draft(curated)
+            self.release(curated, [coe])
         finally:
             self.stop_servers()
         self.banner(f"done: outputs under {self.work}")

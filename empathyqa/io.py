@@ -11,11 +11,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-DATA_SUFFIXES = (".jsonl", ".json", ".parquet", ".jsonl.gz")
+# Inside a folder only these are data; a `.json` there is usually a side file (crawl health, stats).
+DATA_SUFFIXES = (".jsonl", ".parquet", ".jsonl.gz")
 
 
 def expand_inputs(paths: list[str | Path]) -> list[Path]:
-    """Files named, plus the data files inside folders named (sorted, so runs are repeatable)."""
+    """Files named (whatever their suffix), plus the data files inside folders named (sorted)."""
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)

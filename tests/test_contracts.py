@@ -129,8 +129,9 @@ def test_iter_jsonl_reports_bad_lines_with_numbers(tmp_path: Path):
 
 def test_expand_inputs_walks_folders_sorted_and_fails_on_missing(tmp_path: Path):
     (tmp_path / "d").mkdir()
-    for name in ("b.jsonl", "a.parquet", "notes.txt"):
+    for name in ("b.jsonl", "a.parquet", "notes.txt", "b.health.json"):
         (tmp_path / "d" / name).write_text("", encoding="utf-8")
     assert [p.name for p in expand_inputs([tmp_path / "d"])] == ["a.parquet", "b.jsonl"]
+    assert expand_inputs([tmp_path / "d" / "notes.txt"]) == [tmp_path / "d" / "notes.txt"]
     with pytest.raises(FileNotFoundError):
         expand_inputs([tmp_path / "missing"])
