@@ -20,6 +20,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+import httpx
+from label_studio_sdk.core.api_error import ApiError
+
 from annotation import ls_server
 from annotation.agreement import Vote, alpha, layers_edit_distance, resolve
 from annotation.review_config import (
@@ -346,6 +349,17 @@ def main(argv: list[str] | None = None) -> int:
         return pull(conn, args.project, args.out)
     except ReviewError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ApiError as exc:
+        print(
+            f"error: Label Studio refused the request (HTTP {exc.status_code}): {exc.body}", file=sys.stderr
+        )
+        return 1
+    except httpx.HTTPError as exc:
+        print(
+            f"error: lost the connection to Label Studio ({exc}); check it with `make label-studio`",
+            file=sys.stderr,
+        )
         return 1
 
 
