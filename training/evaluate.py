@@ -239,42 +239,14 @@ def run_human_push(config: HumanPushConfig, inputs: list[str]) -> int:
 
 
 def run_human_pull(config: HumanPullConfig) -> int:
-    from training.evaluate_human import annotation_judgements, export_tasks, load_state
-    from training.evaluate_ranking import agreement, win_table
-    from training.evaluate_report import agreement_markdown, ranking_markdown, write_report
+    from training.evaluate_human import export_tasks, load_state, pull_report
     from training.evaluate_score import default_ks
 
     state = load_state(Path(config.state))
-    systems = state["systems"]
     tasks = export_tasks(state, config.url or None, config.api_key or None)
-    judgements, counts = annotation_judgements(state, tasks)
-    ks = config.k or default_ks(len(systems))
-    table = win_table(judgements, systems, ks, config.bootstrap, config.seed) if judgements else {}
-    agree = agreement(judgements, systems) if judgements else None
-    report = {
-        "systems": systems,
-        "project_id": state["project_id"],
-        "tasks": len(state["tasks"]),
-        "counts": counts,
-        "ks": ks,
-        "table": table,
-        "agreement": agree,
-    }
-    markdown = [
-        "# Empathy-QA human ranking",
-        "",
-        f"Label Studio project {state['project_id']}: {len(state['tasks'])} tasks, {counts['annotations']} annotations "
-        f"({counts['cancelled']} skipped; left out: {counts['incomplete_rankings']} incomplete rankings, "
-        f"{counts['unranked_dimensions']} dimensions an annotator did not rank).",
-        "Ranks are averaged over annotators, then over the four dimensions; ties share places.",
-        "",
-        *ranking_markdown(table, ks),
-    ]
-    if agree:
-        markdown += ["", "## Inter-rater agreement", "", *agreement_markdown(agree, "annotators")]
-    files = write_report(
-        Path(config.out), report, markdown, table or None, ks, "Human ranking: Win@K per system"
-    )
+    ks = config.k or default_ks(len(state["systems"]))
+    report, files = pull_report(state, tasks, ks, config.bootstrap, config.seed, Path(config.out))
+    table, agree, counts = report["table"], report["agreement"], report["counts"]
     summary: dict[str, object] = {"tasks": len(state["tasks"]), **counts}
     for system, cells in (table.get("overall") or {}).get("systems", {}).items():
         summary[f"{system}: Win@1 / mean rank"] = (

@@ -258,3 +258,39 @@ def _export(ls, project_id: int) -> list[dict[str, Any]]:
         dumped["annotations"] = annotations
         tasks.append(dumped)
     return tasks
+
+
+def pull_report(
+    state: dict[str, Any], tasks: list[dict[str, Any]], ks: list[int], bootstrap: int, seed: int, out: Path
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """The Win@K table and inter-rater agreement from exported tasks, written as a report."""
+    from training.evaluate_ranking import agreement, win_table
+    from training.evaluate_report import agreement_markdown, ranking_markdown, write_report
+
+    systems = state["systems"]
+    judgements, counts = annotation_judgements(state, tasks)
+    table = win_table(judgements, systems, ks, bootstrap, seed) if judgements else {}
+    agree = agreement(judgements, systems) if judgements else None
+    report = {
+        "systems": systems,
+        "project_id": state["project_id"],
+        "tasks": len(state["tasks"]),
+        "counts": counts,
+        "ks": ks,
+        "table": table,
+        "agreement": agree,
+    }
+    markdown = [
+        "# Empathy-QA human ranking",
+        "",
+        f"Label Studio project {state['project_id']}: {len(state['tasks'])} tasks, {counts['annotations']} "
+        f"annotations ({counts['cancelled']} skipped; left out: {counts['incomplete_rankings']} incomplete "
+        f"rankings, {counts['unranked_dimensions']} dimensions an annotator did not rank).",
+        "Ranks are averaged over annotators, then over the four dimensions; ties share places.",
+        "",
+        *ranking_markdown(table, ks),
+    ]
+    if agree:
+        markdown += ["", "## Inter-rater agreement", "", *agreement_markdown(agree, "annotators")]
+    files = write_report(out, report, markdown, table or None, ks, "Human ranking: Win@K per system")
+    return report, files
