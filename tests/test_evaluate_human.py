@@ -17,7 +17,7 @@ def ranker_result(dimension: str, labels: list[str]) -> dict:
         "from_name": dimension,
         "to_name": f"{dimension}_answers",
         "type": "ranker",
-        "value": {"ranker": {dimension: labels}},
+        "value": {"ranker": {"_": labels}},  # as Label Studio 1.23's editor saves a bucketless Ranker
     }
 
 
@@ -117,6 +117,7 @@ def test_annotations_to_judgements_without_a_server():
 
     assert ranking_ids({"ranker": ["B", "A"]}) == ["B", "A"]  # the shape older Label Studio saves
     assert ranking_ids({"ranker": {"comfort": ["A", "B"]}}) == ["A", "B"]
+    assert ranking_ids({"ranker": {"_": ["A", "B"], "empty": []}}) == ["A", "B"]
     assert ranking_ids({"ranker": {"x": ["A"], "y": ["B"]}}) is None  # buckets: not a ranking
     assert ranking_ids("nonsense") is None
     state = {"tasks": {"7": {"question_id": "q0", "labels": {"A": "sft", "B": "reference"}}}}

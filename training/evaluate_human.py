@@ -184,11 +184,12 @@ def load_state(path: Path) -> dict[str, Any]:
 
 
 def ranking_ids(value: Any) -> list[str] | None:
-    """The ordered ids of a Ranker result: a list, or a one-key dict holding the list (both
-    shapes occur across Label Studio versions)."""
+    """The ordered ids of a Ranker result. Label Studio 1.23's editor saves `{"ranker": {"_": ids}}`
+    for a Ranker without buckets (also when the annotator left the order untouched); older
+    versions save a bare list. A dict with several non-empty lists is a bucket split, not a ranking."""
     ranked = value.get("ranker") if isinstance(value, dict) else None
     if isinstance(ranked, dict):
-        lists = [v for v in ranked.values() if isinstance(v, list)]
+        lists = [v for v in ranked.values() if isinstance(v, list) and v]
         ranked = lists[0] if len(lists) == 1 else None
     return [str(x) for x in ranked] if isinstance(ranked, list) else None
 
