@@ -124,6 +124,15 @@ def test_sft_view_filters_long_prompts_and_keeps_risk_when_asked(small_tokenizer
     assert selection.report()["dropped: prompt over 200 tokens"] == 1
 
 
+def test_sft_view_can_keep_reviewed_coe_only(small_tokenizer):
+    rows = release_rows(20)
+    rows[0]["coe_status"] = "draft"
+    args = DataArguments(max_prompt_tokens=10_000, coe_status=["accepted", "edited"])
+    selection = sft_examples(rows, args, small_tokenizer, max_length=10_000)
+    assert selection.dropped["coe_status draft not in --coe_status"] == 1
+    assert "q000" not in {e["question_id"] for e in selection.examples}
+
+
 def test_sft_view_refuses_when_nothing_is_left(small_tokenizer):
     rows = [r for r in release_rows(20) if r["coe"] is None]
     with pytest.raises(TrainingInputError, match="no training examples"):

@@ -39,6 +39,12 @@ class DataArguments:
     max_train_rows: int | None = field(
         default=None, metadata={"help": "cap on training examples (smoke runs)"}
     )
+    coe_status: list[str] = field(
+        default_factory=lambda: ["accepted", "edited", "draft"],
+        metadata={
+            "help": "CoE review statuses SFT trains on (e.g. `accepted edited` for reviewed ones only)"
+        },
+    )
 
 
 def split_path(args: DataArguments, split: str) -> Path | None:
@@ -122,6 +128,10 @@ def sft_examples(
     for row in rows:
         if row.get("coe") is None or not row.get("completion"):
             dropped["no CoE (plain QA pair)"] += 1
+            continue
+        status = row.get("coe_status")
+        if status is not None and status not in args.coe_status:
+            dropped[f"coe_status {status} not in --coe_status"] += 1
             continue
         if parse_completion(row["completion"]) is None:
             dropped["completion does not parse"] += 1

@@ -91,9 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     result = trainer.train(resume_from_checkpoint=resume)
     out = save_policy(trainer, tokenizer, training_args.output_dir, merged_lora=model_args.use_peft)
     _report(trainer.state.log_history, result, out)
-    sample = sample_generation(
-        out, train.examples[0]["prompt"], max_new_tokens=training_args.max_completion_length or 64
-    )
+    sample = sample_generation(out, train.examples[0]["prompt"], max_new_tokens=64)
     print(f"sample generation from {out}: {sample[:200]!r}")
     return 0
 
