@@ -62,6 +62,7 @@ def test_push_annotate_pull(tmp_path, label_studio):
         orders.add(tuple(labels.values()))
     assert len(orders) > 1  # shuffled per task
 
+    in_shown_order = 0
     annotators = {
         name: label_studio.create_user(f"{name}-{state['project_id']}@example.com")
         for name in ("alice", "bob", "carol")
@@ -72,6 +73,7 @@ def test_push_annotate_pull(tmp_path, label_studio):
         swapped = [label_of[s] for s in ("beta", "alpha", "gamma")]
         alice = [ranker_result(d, best_first) for d in DIMENSIONS]
         bob = [ranker_result(d, swapped if d == "suggestions" else best_first) for d in DIMENSIONS]
+        in_shown_order += sum(r["value"]["ranker"]["_"] == ["A", "B", "C"] for r in alice + bob)
         annotators["alice"].client().annotations.create(id=task.id, result=alice, lead_time=12.0)
         annotators["bob"].client().annotations.create(id=task.id, result=bob, lead_time=15.0)
     # carol leaves an incomplete ranking on one task and skips another: both are left out
@@ -90,6 +92,7 @@ def test_push_annotate_pull(tmp_path, label_studio):
         "incomplete_rankings": 1,
         "unranked_dimensions": 4,  # carol's incomplete annotation ranked nothing usable
         "unknown_tasks": 0,
+        "rankings_in_shown_order": in_shown_order,
     }
     overall = report["table"]["overall"]["systems"]
     # per post: alpha (1+1+1+1.5)/4, beta (2+2+2+1.5)/4, gamma 3
@@ -139,6 +142,7 @@ def test_annotations_to_judgements_without_a_server():
         "incomplete_rankings": 1,
         "unranked_dimensions": 7,
         "unknown_tasks": 1,
+        "rankings_in_shown_order": 1,  # annotator 2's A, B on fluency
     }
     assert {(j.source, j.dimension, j.ranking) for j in judgements if j.dimension == "fluency"} == {
         ("annotator-1", "fluency", ("reference", "sft")),

@@ -9,6 +9,7 @@ turned into the same Win@K table as the LLM judge, with inter-rater agreement.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 from collections.abc import Iterator
@@ -205,6 +206,8 @@ def annotation_judgements(
         "incomplete_rankings": 0,
         "unranked_dimensions": 0,
         "unknown_tasks": 0,
+        # the editor submits an untouched Ranker in the shown order: far above 1/n! hints at that
+        "rankings_in_shown_order": 0,
     }
     for task in tasks:
         entry = state["tasks"].get(str(task.get("id")))
@@ -230,6 +233,7 @@ def annotation_judgements(
                     counts["incomplete_rankings"] += 1
                     continue
                 ranked.add(dimension)
+                counts["rankings_in_shown_order"] += ids == sorted(labels)
                 judgements.append(
                     Judgement(
                         entry["question_id"],
@@ -287,6 +291,8 @@ def pull_report(
         f"Label Studio project {state['project_id']}: {len(state['tasks'])} tasks, {counts['annotations']} "
         f"annotations ({counts['cancelled']} skipped; left out: {counts['incomplete_rankings']} incomplete "
         f"rankings, {counts['unranked_dimensions']} dimensions an annotator did not rank).",
+        f"Rankings left in the order shown: {counts['rankings_in_shown_order']} of {len(judgements)} "
+        f"(chance: 1 in {math.factorial(len(systems))}; many more suggest untouched rankers).",
         "Ranks are averaged over annotators, then over the four dimensions; ties share places.",
         "",
         *ranking_markdown(table, ks),
