@@ -30,7 +30,7 @@ $(LS_VENV)/.installed:
 	$(LS_VENV)/bin/python -m pip install -q "label-studio==$(LS_VERSION)"
 	touch $@
 
-demo: install
+demo: install install-ls
 	$(PY) -m empathyqa.demo
 
 test: install install-ls

@@ -123,9 +123,42 @@ class Demo:
         )
         return out
 
+    def review(self, curated: Path, coe: Path) -> Path | None:
+        if os.environ.get("DEMO_SKIP_REVIEW"):
+            self.banner("4. review: skipped (DEMO_SKIP_REVIEW is set)")
+            return None
+        self.banner("4. review in a real Label Studio; two SIMULATED annotators stand in for people")
+        ls_dir = self.work / "label-studio"
+        where = ["--data-dir", str(ls_dir)]
+        project = ["--project", "empathyqa demo"]
+        out = self.work / "reviewed"
+        self.run(PY, "-m", "annotation.ls_server", "start", "--port", "0", *where)
+        try:
+            self.run(
+                PY,
+                "-m",
+                "annotation",
+                "review",
+                "push",
+                str(coe),
+                "--curated",
+                str(curated),
+                *project,
+                "--overlap",
+                "2",
+                *where,
+            )
+            self.run(PY, "-m", "annotation", "review", "add-annotator", "reviewer@example.com", *where)
+            self.run(PY, "-m", "annotation.review_demo", *project, "--annotators", "2", *where)
+            self.run(PY, "-m", "annotation", "review", "status", *project, *where)
+            self.run(PY, "-m", "annotation", "review", "pull", *project, "--out", str(out), *where)
+        finally:
+            subprocess.run([PY, "-m", "annotation.ls_server", "stop", *where], cwd=ROOT)
+        return out
+
     def release(self, curated: Path, coe_dirs: list[Path]) -> Path:
         self.banner(
-            f"5. release {DEMO_VERSION} (drafts included: the demo has no human verdicts to wait for)"
+            f"5. release {DEMO_VERSION} (--include-drafts: tied and unreviewed drafts go out beside verified chains)"
         )
         versions = ROOT / "datasets" / "empathy_qa"
         shutil.rmtree(versions / DEMO_VERSION, ignore_errors=True)
@@ -153,7 +186,8 @@ class Demo:
             raw = self.crawl()
             curated = self.curate(raw)
             coe = self.draft(curated)
-            self.release(curated, [coe])
+            reviewed = self.review(curated, coe)
+            self.release(curated, [coe] + ([reviewed] if reviewed else []))
         finally:
             self.stop_servers()
         self.banner(f"done: outputs under {self.work}")
