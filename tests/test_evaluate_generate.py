@@ -146,6 +146,7 @@ def test_tiny_model_then_score_gives_every_metric(tmp_path, tiny_model):
     assert set(report["judge"]["table"]["overall"]["systems"]) == {"reference", "tiny-qwen"}
     markdown = (tmp_path / "report" / "report.md").read_text()
     assert "ROUGE-L" in markdown and "Win@1" in markdown and "Kendall" in markdown
+    assert "SAMPLE JUDGE (offline heuristic, not an LLM)" in markdown
     assert (tmp_path / "report" / "win_at_k.png").stat().st_size > 1000
 
 

@@ -47,6 +47,7 @@ class JudgeOptions:
     temperature: float = 0.0
     max_tokens: int = 512
     seed: int = 0
+    note: str = ""  # shown beside the judge in the report (the offline sample judge says what it is)
 
 
 @dataclass

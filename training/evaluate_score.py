@@ -101,6 +101,7 @@ def score(inputs: list[str], out: Path, options: ScoreOptions) -> tuple[dict[str
         consistency = agreement(judgements, names) if judgements else None
         report["judge"] = {
             "model": options.judge.model,
+            "note": options.judge.note or None,
             "base_url": options.judge.base_url,
             "orders_per_post": options.judge.orders,
             "posts": len(judged),
@@ -119,7 +120,9 @@ def score(inputs: list[str], out: Path, options: ScoreOptions) -> tuple[dict[str
             "",
             "## LLM judge",
             "",
-            f"Judge `{options.judge.model}`; each post shown in {options.judge.orders} answer orders "
+            f"Judge `{options.judge.model}`"
+            + (f" **({options.judge.note})**" if options.judge.note else "")
+            + f"; each post shown in {options.judge.orders} answer orders "
             f"(position swapping), {len(log)} calls, {len(failed)} without a valid ranking. "
             "Ranks are averaged over orders, then over the four dimensions; ties share places.",
             "",
