@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.perf_counter() - started, 2),
         "validation_before": before,
         "validation": after,
+        "train_in_sample": retrieval_metrics(encoder, train_groups),
         "calibration": {"scale": head.scale, "bias": head.bias},
         "dropped": dict(dropped),
     }
@@ -156,9 +157,20 @@ def _report(metrics: dict, out: Path) -> None:
             rows[f"validation {name} ({label})"] = value
     if metrics["validation"]:
         rows["random accuracy@1 would be about"] = 1 / max(1, metrics["validation"]["candidates"])
-    else:
-        rows["validation"] = "no validation split: retrieval accuracy not measured"
+    for name in ("accuracy@1", "pairwise_vs_hard_negatives"):
+        if name in metrics["train_in_sample"]:
+            rows[f"train {name} (in-sample)"] = metrics["train_in_sample"][name]
     print_summary(f"reward model -> {out}", rows, file=sys.stdout)
+    questions = metrics["validation"].get("questions", 0)
+    if questions < 5:
+        print(f"note: the validation split has {questions} question(s); its retrieval accuracy says little")
+    if (
+        not metrics["train_in_sample"].get("pairwise_vs_hard_negatives")
+        and "pairwise_vs_hard_negatives" not in (metrics["train_in_sample"])
+    ):
+        print(
+            "note: no hard negatives in this release (no short or low-liked user answers): in-batch negatives only"
+        )
 
 
 if __name__ == "__main__":
