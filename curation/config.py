@@ -77,7 +77,14 @@ class CurationConfig:
     # execution
     workers: int = field(default=0, metadata={"help": "processes for per-record steps (0: all cores)"})
     batch_size: int = field(default=256, metadata={"help": "records per batch"})
-    engine: Literal["local"] = field(default="local", metadata={"help": "executor"})
+    engine: Literal["local", "ray"] = field(
+        default="local",
+        metadata={"help": "local (processes on this machine) or ray (Ray Data; pip install '.[ray]')"},
+    )
+    ray_address: str | None = field(
+        default=None,
+        metadata={"help": "with --engine ray: 'auto' or HOST:PORT of a cluster (default: start one here)"},
+    )
 
     def resolved_salt(self) -> tuple[str, str]:
         """(salt, where it came from)."""

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from curation.config import CurationConfig
-from curation.minhash import Verify, cluster
+from curation.minhash import PairFinder, Verify, cluster, local_pairs
 from curation.pipeline import Record, StepStats, reject_row
 from curation.steps import shingler
 
@@ -44,7 +44,11 @@ def _signatures(items: list[Record], num_perm: int) -> np.ndarray:
 
 
 def dedup_questions(
-    records: list[Record], config: CurationConfig, rejects: list[Record], stats: StepStats
+    records: list[Record],
+    config: CurationConfig,
+    rejects: list[Record],
+    stats: StepStats,
+    find_pairs: PairFinder = local_pairs,
 ) -> tuple[list[Record], list[int]]:
     """Drop all but one thread per cluster; returns kept threads and cluster sizes (> 1)."""
     same_id: dict[str, list[int]] = {}
@@ -59,6 +63,7 @@ def dedup_questions(
         config.num_perm,
         config.max_bucket_pairs,
         exact_groups=[g for g in same_id.values() if len(g) > 1],
+        find_pairs=find_pairs,
     )
     stats.counters.update({f"questions_{k}": v for k, v in info.items() if isinstance(v, int)})
     kept_ids: set[int] = set()
@@ -84,7 +89,11 @@ def dedup_questions(
 
 
 def dedup_answers(
-    records: list[Record], config: CurationConfig, rejects: list[Record], stats: StepStats
+    records: list[Record],
+    config: CurationConfig,
+    rejects: list[Record],
+    stats: StepStats,
+    find_pairs: PairFinder = local_pairs,
 ) -> list[int]:
     """One answer pasted under many questions (or twice in one) keeps its first best copy only."""
     items = [(doc, answer) for doc in records for answer in doc["answers"]]
@@ -100,6 +109,7 @@ def dedup_answers(
         config.lsh_threshold,
         config.num_perm,
         config.max_bucket_pairs,
+        find_pairs=find_pairs,
     )
     stats.counters.update({f"answers_{k}": v for k, v in info.items() if isinstance(v, int)})
     dropped: set[int] = set()
@@ -128,13 +138,13 @@ def dedup_answers(
 
 
 def deduplicate(
-    records: list[Record], config: CurationConfig
+    records: list[Record], config: CurationConfig, find_pairs: PairFinder = local_pairs
 ) -> tuple[list[Record], list[Record], StepStats, dict[str, Any]]:
     started = time.perf_counter()
     stats = StepStats(records_in=len(records))
     rejects: list[Record] = []
-    kept, question_sizes = dedup_questions(records, config, rejects, stats)
-    answer_sizes = dedup_answers(kept, config, rejects, stats) if config.dedup_answers else []
+    kept, question_sizes = dedup_questions(records, config, rejects, stats, find_pairs)
+    answer_sizes = dedup_answers(kept, config, rejects, stats, find_pairs) if config.dedup_answers else []
     survivors = []
     for doc in kept:
         if doc["answers"]:

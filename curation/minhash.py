@@ -8,11 +8,13 @@ map and `candidate_pairs` a group-by, so a distributed engine can run them uncha
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+
+from empathyqa.progress import progress
 
 _PRIME_SEED = 0x5EED
 
@@ -80,12 +82,20 @@ def band_rows(ids: np.ndarray, signatures: np.ndarray, bands: int, rows: int) ->
     return out
 
 
-def candidate_pairs(rows: np.ndarray, max_bucket_pairs: int = 64) -> set[tuple[int, int]]:
-    """The group-by side: documents sharing a (band, hash) bucket become candidate pairs.
+def bucket_pairs(members: Iterable[int], max_bucket_pairs: int = 64) -> Iterator[tuple[int, int]]:
+    """Candidate pairs of one (band, hash) bucket.
 
     Small buckets are compared all-pairs; in a bucket larger than `max_bucket_pairs` each member is
     paired with the first `max_bucket_pairs` members (as text-dedup pairs with the bucket minimum).
     """
+    ordered = sorted(set(members))
+    for i, first in enumerate(ordered[:max_bucket_pairs]):
+        for second in ordered[i + 1 :]:
+            yield first, second
+
+
+def candidate_pairs(rows: np.ndarray, max_bucket_pairs: int = 64) -> set[tuple[int, int]]:
+    """The group-by side: documents sharing a (band, hash) bucket become candidate pairs."""
     order = np.lexsort((rows["id"], rows["hash"], rows["band"]))
     ordered = rows[order]
     key_change = (np.diff(ordered["band"]) != 0) | (np.diff(ordered["hash"]) != 0)
@@ -93,14 +103,17 @@ def candidate_pairs(rows: np.ndarray, max_bucket_pairs: int = 64) -> set[tuple[i
     pairs: set[tuple[int, int]] = set()
     ids = ordered["id"]
     for start, end in zip(bounds[:-1], bounds[1:], strict=True):
-        if end - start < 2:
-            continue
-        members = sorted(set(ids[start:end].tolist()))
-        heads = members[:max_bucket_pairs]
-        for i, first in enumerate(heads):
-            for second in members[i + 1 :]:
-                pairs.add((first, second))
+        if end - start >= 2:
+            pairs.update(bucket_pairs(ids[start:end].tolist(), max_bucket_pairs))
     return pairs
+
+
+PairFinder = Callable[[np.ndarray, int, int, int], set[tuple[int, int]]]
+
+
+def local_pairs(signatures: np.ndarray, bands: int, rows: int, max_bucket_pairs: int) -> set[tuple[int, int]]:
+    """Candidate pairs on this machine: band rows, then a sort-based group-by."""
+    return candidate_pairs(band_rows(np.arange(len(signatures)), signatures, bands, rows), max_bucket_pairs)
 
 
 def jaccard_and_containment(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -169,6 +182,7 @@ def cluster(
     num_perm: int,
     max_bucket_pairs: int = 64,
     exact_groups: Iterable[Sequence[int]] = (),
+    find_pairs: PairFinder = local_pairs,
 ) -> tuple[UnionFind, dict[str, int]]:
     """Union-find over exact-key duplicates plus LSH candidates that pass exact verification."""
     n = len(keys)
@@ -187,7 +201,7 @@ def cluster(
     if n < 2:
         return uf, stats
     bands, rows = choose_bands(lsh_threshold, num_perm)
-    pairs = candidate_pairs(band_rows(np.arange(n), signatures, bands, rows), max_bucket_pairs)
+    pairs = find_pairs(signatures, bands, rows, max_bucket_pairs)
     stats["candidates"] = len(pairs)
     cache: dict[int, np.ndarray] = {}
 
@@ -196,7 +210,7 @@ def cluster(
             cache[i] = shingle_fn(keys[i])
         return cache[i]
 
-    for i, j in sorted(pairs):
+    for i, j in progress(sorted(pairs), desc="dedup: verify candidates", unit="pair"):
         if uf.find(i) == uf.find(j):
             continue
         if verify(keys[i], keys[j], shingles(i), shingles(j)):

@@ -102,32 +102,43 @@ def to_working(raw: dict[str, Any], order: int) -> Record:
     }
 
 
+def input_order(file_index: int, line: int) -> int:
+    """A record's place in the input (file, then line): the same under any engine."""
+    return (file_index << 32) | line
+
+
+def read_file(
+    path: Path, where_name: str, file_index: int
+) -> Iterator[tuple[Record | None, BadInput | None, Record | None]]:
+    """(working record, None, None) per good row; (None, bad input, reject row) per bad one."""
+    for line, obj, error in _rows(path):
+        where = f"{where_name}:{line}"
+        if error is None and obj is not None:
+            problems = validate_raw_thread(obj)
+            if problems:
+                error = "invalid record: " + "; ".join(problems)
+        if error is not None:
+            qid = None
+            if (
+                isinstance(obj, dict)
+                and isinstance(obj.get("source"), str)
+                and isinstance(obj.get("source_id"), str)
+            ):
+                qid = question_id(obj["source"], obj["source_id"])
+            reject = reject_row(qid, None, "input", error.split(":")[0], f"{where}: {error}", None)
+            reject["record"] = None if obj is None else _redacted(obj)
+            yield None, BadInput(where, error), reject
+            continue
+        yield to_working(obj, input_order(file_index, line)), None, None
+
+
 def read_threads(paths: list[Path], stats: ReadStats, rejects: list[Record]) -> Iterator[Record]:
-    order = 0
-    for path in paths:
+    for file_index, path in enumerate(paths):
         stats.files += 1
-        for line, obj, error in _rows(path):
-            where = f"{path}:{line}"
-            if error is None and obj is not None:
-                problems = validate_raw_thread(obj)
-                if problems:
-                    error = "invalid record: " + "; ".join(problems)
-            if error is not None:
-                stats.bad.append(BadInput(where, error))
-                qid = None
-                if (
-                    isinstance(obj, dict)
-                    and isinstance(obj.get("source"), str)
-                    and isinstance(obj.get("source_id"), str)
-                ):
-                    qid = question_id(obj["source"], obj["source_id"])
-                rejects.append(
-                    {
-                        **reject_row(qid, None, "input", error.split(":")[0], f"{where}: {error}", None),
-                        "record": None if obj is None else _redacted(obj),
-                    }
-                )
+        for record, bad, reject in read_file(path, str(path), file_index):
+            if record is None:
+                stats.bad.append(bad)
+                rejects.append(reject)
                 continue
             stats.rows += 1
-            yield to_working(obj, order)
-            order += 1
+            yield record

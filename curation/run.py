@@ -12,6 +12,7 @@ from typing import Any
 
 from curation.config import CurationConfig
 from curation.dedup import deduplicate
+from curation.minhash import local_pairs
 from curation.pipeline import Batch, LocalExecutor, Record, StepStats, merge_stats, public_view
 from curation.reader import ReadStats, read_threads
 from curation.report import build_report, render_markdown
@@ -37,6 +38,23 @@ def batched(records: Iterable[Record], size: int) -> Iterator[Batch]:
         yield batch
 
 
+STAGE_ORDER = (
+    "input",
+    "normalise",
+    "pii",
+    "boilerplate",
+    "question_filter",
+    "answer_filter",
+    "no_answers",
+    "dedup",
+)
+
+
+def reject_sort_key(row: Record) -> tuple:
+    stage = STAGE_ORDER.index(row["stage"]) if row["stage"] in STAGE_ORDER else len(STAGE_ORDER)
+    return (stage, row["question_id"] or "", row["answer_id"] or "", row["reason"], row["detail"] or "")
+
+
 def curated_row(doc: Record) -> dict[str, Any]:
     row = public_view(doc)
     row["answers"] = [{k: a.get(k) for k in CURATED_ANSWER_FIELDS} for a in row["answers"]]
@@ -48,7 +66,8 @@ def settings_for_report(config: CurationConfig) -> dict[str, Any]:
     settings = dataclasses.asdict(config)
     settings.pop("salt")  # never write the salt next to the hashes it protects
     settings["salt_source"] = config.resolved_salt()[1]
-    settings.pop("workers")  # does not change the output; keeps reports identical across machines
+    for name in ("workers", "engine", "ray_address"):
+        settings.pop(name)  # they do not change the output; reports stay identical across engines
     return settings
 
 
@@ -61,27 +80,35 @@ def curate(inputs: list[str | Path], out: str | Path, config: CurationConfig) ->
     stages: dict[str, StepStats] = {}
     timing: dict[str, float] = {}
 
-    executor = LocalExecutor(config.resolved_workers())
-    threads = read_threads(paths, read_stats, rejects)
     kept: list[Record] = []
     step_rejects: list[Record] = []
-    for result in progress(
-        executor.map_batches(build_record_steps, config, batched(threads, config.batch_size)),
-        desc="per-record steps",
-        unit="batch",
-    ):
-        kept.extend(result.records)
-        step_rejects.extend(result.rejects)
-        merge_stats(stages, result.stats)
+    find_pairs = local_pairs
+    if config.engine == "ray":
+        from curation import ray_engine
+
+        results = ray_engine.run_record_steps(paths, config, read_stats, rejects)
+        find_pairs = ray_engine.ray_pair_finder(config)
+    else:
+        executor = LocalExecutor(config.resolved_workers())
+        threads = read_threads(paths, read_stats, rejects)
+        results = (
+            (r.records, r.rejects, r.stats)
+            for r in executor.map_batches(build_record_steps, config, batched(threads, config.batch_size))
+        )
+    for records, batch_rejects, batch_stats in progress(results, desc="per-record steps", unit="batch"):
+        kept.extend(records)
+        step_rejects.extend(batch_rejects)
+        merge_stats(stages, batch_stats)
     timing["per_record_wall"] = round(time.perf_counter() - started, 3)
     for name, stats in stages.items():
         timing[name] = round(stats.seconds, 3)  # CPU-seconds summed over workers
 
     print("dedup: questions and answers ...", file=sys.stderr)
-    curated, dedup_rejects, dedup_stats, clusters = deduplicate(kept, config)
+    curated, dedup_rejects, dedup_stats, clusters = deduplicate(kept, config, find_pairs)
     stages["dedup"] = dedup_stats
     timing["dedup"] = round(dedup_stats.seconds, 3)
     rejects += step_rejects + dedup_rejects
+    rejects.sort(key=reject_sort_key)  # the same order whatever the engine or batch layout
 
     curated.sort(key=lambda d: d["_order"])
     write_parquet_atomic(conform([curated_row(d) for d in curated], CURATED_THREAD), out / "curated.parquet")
