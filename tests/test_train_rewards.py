@@ -283,3 +283,18 @@ def test_help_lists_the_common_flags(module, capsys):
     text = capsys.readouterr().out
     flags = ["--out"] if module == "tiny" else ["--max_steps", "--output_dir", "--release", "--config"]
     assert all(flag in text for flag in flags), module
+
+
+def test_chat_template_masks_only_the_assistant_turn_including_its_stop_token(small_tokenizer):
+    messages = [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": "我最近睡不着"},
+        {"role": "assistant", "content": GOOD},
+    ]
+    out = small_tokenizer.apply_chat_template(
+        messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    )
+    kept = [i for i, keep in zip(out["input_ids"], out["assistant_masks"], strict=True) if keep]
+    masked = [i for i, keep in zip(out["input_ids"], out["assistant_masks"], strict=True) if not keep]
+    assert small_tokenizer.decode(kept).strip() == GOOD + "<|im_end|>"
+    assert "我最近睡不着" in small_tokenizer.decode(masked) and GOOD not in small_tokenizer.decode(masked)
