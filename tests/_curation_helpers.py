@@ -40,7 +40,7 @@ def landline(rng: random.Random) -> str:
         ["010", "021", "020", "022", "023", "025", "027", "028", "029", "0755", "0571", "0531", "0898"]
     )
     local_len = 8 if len(area) == 3 else rng.choice([7, 8])
-    local = rng.choice("23456789") + "".join(rng.choice("0123456789") for _ in range(local_len - 1))
+    local = rng.choice("123456789") + "".join(rng.choice("0123456789") for _ in range(local_len - 1))
     style = rng.randrange(5)
     spelled = [
         f"{area}-{local}",

@@ -269,3 +269,17 @@ def test_union_find_chains_and_roots_at_smallest():
     uf.union(2, 4)
     uf.union(0, 1)
     assert uf.clusters() == {0: [0, 1], 2: [2, 4, 5], 3: [3]}
+
+
+def test_example_config_loads_and_word_shingles_work():
+    from pathlib import Path
+
+    from curation.steps import shingler
+    from empathyqa.config import build_config
+
+    example = Path(__file__).resolve().parents[1] / "curation" / "curation.example.yaml"
+    config = build_config(CurationConfig, {}, example)
+    assert config == CurationConfig()  # the example documents the defaults
+    words = shingler(CurationConfig(shingle="word", ngram=3))
+    a, b = words("我最近总是睡不着觉，很焦虑"), words("我最近总是睡不着觉，很焦虑啊")
+    assert jaccard_and_containment(a, b)[1] == 1.0

@@ -41,6 +41,8 @@ def test_look_alike_numbers_stay_intact():
         ("０１０－８８８８６６６６", "LANDLINE"),
         ("(0755)23456789转801", "LANDLINE"),
         ("0086 21 62345678", "LANDLINE"),
+        ("010-12345678", "LANDLINE"),
+        ("+86 10 12345678", "LANDLINE"),
         ("联系zhang.san@qq.com", "EMAIL"),
         ("看https://example.com/a?b=1，", "URL"),
         ("去xinli001.com看看", "URL"),
