@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -117,6 +118,9 @@ def test_grpo_logs_each_reward_component_checkpoints_and_resumes(workdir, reward
     for name in ("format_reward", "answer_quality_reward", "length_penalty"):
         assert f"rewards/{name}/mean" in printed
     assert "reward functions: format_reward x1, answer_quality_reward x1, length_penalty x0.5" in printed
+    assert re.search(
+        r"rewards of a release completion \(q\d+\): format_reward 1.00, answer_quality_reward 0\.\d+", printed
+    )
     assert (out / "checkpoint-2").is_dir()
 
     resumed = [a if a != "2" else "3" for a in argv] + ["--resume_from_checkpoint", "last"]

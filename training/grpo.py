@@ -15,7 +15,7 @@ from pathlib import Path
 from trl import GRPOConfig, GRPOTrainer, ModelConfig, get_peft_config
 
 from training.common import TrainingInputError, parse_config, resolve_resume, run_main, summarize_log
-from training.data import DataArguments, grpo_examples, load_split
+from training.data import DataArguments, grpo_examples, load_split, query_text
 from training.policy import load_policy, sample_generation, save_policy
 from training.rewards import AnswerQualityReward, LengthPenalty, format_reward
 
@@ -75,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     funcs, weights = reward_functions(reward_args)
     training_args.reward_weights = weights
     model, tokenizer = load_policy(model_args, training_args)
-    train = grpo_examples(load_split(data_args, "train"), data_args, tokenizer)
+    rows = load_split(data_args, "train")
+    train = grpo_examples(rows, data_args, tokenizer)
     train.print("GRPO prompts (train)")
+    _check_rewards_on_reference(funcs, rows)
 
     trainer = GRPOTrainer(
         model=model,
@@ -94,6 +96,19 @@ def main(argv: list[str] | None = None) -> int:
     sample = sample_generation(out, train.examples[0]["prompt"], max_new_tokens=64)
     print(f"sample generation from {out}: {sample[:200]!r}")
     return 0
+
+
+def _check_rewards_on_reference(funcs: list, rows: list[dict]) -> None:
+    """Score one release completion: the reward stack must rate a reference answer well."""
+    from trl.trainer.utils import get_callable_name
+
+    row = next((r for r in rows if r.get("completion")), None)
+    if row is None:
+        return
+    completion = [{"role": "assistant", "content": row["completion"]}]
+    values = [f(prompts=[None], completions=[completion], query=[query_text(row)])[0] for f in funcs]
+    shown = ", ".join(f"{get_callable_name(f)} {v:.2f}" for f, v in zip(funcs, values, strict=True))
+    print(f"rewards of a release completion ({row['question_id']}): {shown}")
 
 
 def _report(log_history: list[dict], result, out: Path) -> None:
