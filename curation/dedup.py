@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from curation.config import CurationConfig
-from curation.minhash import PairFinder, Verify, cluster, local_pairs
+from curation.minhash import LazyKeys, PairFinder, Verify, cluster, local_pairs
 from curation.pipeline import Record, StepStats, reject_row
-from curation.steps import shingler
+from curation.steps import question_key, shingler
+from curation.text import dedup_key
 
 
 def _earliest(value: str | None) -> str:
@@ -55,7 +56,7 @@ def dedup_questions(
     for i, doc in enumerate(records):
         same_id.setdefault(doc["question_id"], []).append(i)
     uf, info = cluster(
-        [doc["_key"] for doc in records],
+        LazyKeys(records, question_key),
         _signatures(records, config.num_perm),
         shingler(config),
         verifier(config),
@@ -64,6 +65,7 @@ def dedup_questions(
         config.max_bucket_pairs,
         exact_groups=[g for g in same_id.values() if len(g) > 1],
         find_pairs=find_pairs,
+        key_hashes=[doc["_key_hash"] for doc in records],
     )
     stats.counters.update({f"questions_{k}": v for k, v in info.items() if isinstance(v, int)})
     kept_ids: set[int] = set()
@@ -79,7 +81,7 @@ def dedup_questions(
         records[keep]["dup_cluster"] = cluster_id
         sizes.append(len(members))
         for i in ranked[1:]:
-            exact = records[i]["_key"] == records[keep]["_key"]
+            exact = records[i]["_key_hash"] == records[keep]["_key_hash"]
             reason = "exact_duplicate_question" if exact else "near_duplicate_question"
             detail = f"cluster {cluster_id}, kept {records[keep]['question_id']}"
             rejects.append(reject_row(records[i]["question_id"], None, "dedup", reason, detail, records[i]))
@@ -102,7 +104,7 @@ def dedup_answers(
     if len(items) < 2:
         return []
     uf, info = cluster(
-        [answer["_key"] for _, answer in items],
+        LazyKeys(items, lambda item: dedup_key(item[1]["body"])),
         _signatures([answer for _, answer in items], config.num_perm),
         shingler(config),
         verifier(config),
@@ -110,6 +112,7 @@ def dedup_answers(
         config.num_perm,
         config.max_bucket_pairs,
         find_pairs=find_pairs,
+        key_hashes=[answer["_key_hash"] for _, answer in items],
     )
     stats.counters.update({f"answers_{k}": v for k, v in info.items() if isinstance(v, int)})
     dropped: set[int] = set()

@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -124,6 +125,19 @@ def jaccard_and_containment(a: np.ndarray, b: np.ndarray) -> tuple[float, float]
     return inter / (len(a) + len(b) - inter), inter / min(len(a), len(b))
 
 
+class LazyKeys(Sequence[str]):
+    """keys[i] = fn(items[i]), computed when read: dedup keys are as large as the texts."""
+
+    def __init__(self, items: Sequence[Any], fn: Callable[[Any], str]) -> None:
+        self.items, self.fn = items, fn
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self.fn(self.items[i])
+
+
 class UnionFind:
     def __init__(self, size: int) -> None:
         self.parent = list(range(size))
@@ -183,13 +197,17 @@ def cluster(
     max_bucket_pairs: int = 64,
     exact_groups: Iterable[Sequence[int]] = (),
     find_pairs: PairFinder = local_pairs,
+    key_hashes: Sequence[int] | None = None,
 ) -> tuple[UnionFind, dict[str, int]]:
-    """Union-find over exact-key duplicates plus LSH candidates that pass exact verification."""
+    """Union-find over exact-key duplicates plus LSH candidates that pass exact verification.
+
+    `keys` may be lazy (computed on access): with `key_hashes` given, only candidate pairs read it.
+    """
     n = len(keys)
     uf = UnionFind(n)
     stats = {"exact_pairs": 0, "candidates": 0, "verified": 0}
-    by_key: dict[str, int] = {}
-    for i, key in enumerate(keys):
+    by_key: dict[object, int] = {}
+    for i, key in enumerate(key_hashes if key_hashes is not None else keys):
         if key in by_key:
             uf.union(by_key[key], i)
             stats["exact_pairs"] += 1
@@ -203,17 +221,18 @@ def cluster(
     bands, rows = choose_bands(lsh_threshold, num_perm)
     pairs = find_pairs(signatures, bands, rows, max_bucket_pairs)
     stats["candidates"] = len(pairs)
-    cache: dict[int, np.ndarray] = {}
+    cache: dict[int, tuple[str, np.ndarray]] = {}
 
-    def shingles(i: int) -> np.ndarray:
+    def key_and_shingles(i: int) -> tuple[str, np.ndarray]:
         if i not in cache:
-            cache[i] = shingle_fn(keys[i])
+            cache[i] = (keys[i], shingle_fn(keys[i]))
         return cache[i]
 
     for i, j in progress(sorted(pairs), desc="dedup: verify candidates", unit="pair"):
         if uf.find(i) == uf.find(j):
             continue
-        if verify(keys[i], keys[j], shingles(i), shingles(j)):
+        (key_i, shingles_i), (key_j, shingles_j) = key_and_shingles(i), key_and_shingles(j)
+        if verify(key_i, key_j, shingles_i, shingles_j):
             uf.union(i, j)
             stats["verified"] += 1
     stats["bands"], stats["rows"] = bands, rows

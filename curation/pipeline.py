@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -228,5 +228,13 @@ class LocalExecutor:
             pool = mp.get_context("spawn").Pool(
                 self.workers, initializer=_init_worker, initargs=(factory, config)
             )
+        # Pool.imap would read the whole input ahead into its queue; a bounded window of batches in
+        # flight keeps memory flat and the output in input order.
         with pool:
-            yield from pool.imap(_run_in_worker, batches, chunksize=1)
+            pending: deque = deque()
+            for batch in batches:
+                pending.append(pool.apply_async(_run_in_worker, (batch,)))
+                if len(pending) >= 2 * self.workers:
+                    yield pending.popleft().get()
+            while pending:
+                yield pending.popleft().get()

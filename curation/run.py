@@ -10,6 +10,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from curation.config import CurationConfig
 from curation.dedup import deduplicate
 from curation.minhash import local_pairs
@@ -62,6 +64,15 @@ def curated_row(doc: Record) -> dict[str, Any]:
     return row
 
 
+def curated_table(curated: list[Record], chunk: int = 4096) -> pa.Table:
+    """Converted in chunks, so the plain-Python copies of all rows never exist at once."""
+    tables = [
+        conform([curated_row(d) for d in curated[i : i + chunk]], CURATED_THREAD)
+        for i in range(0, len(curated), chunk)
+    ]
+    return pa.concat_tables(tables) if tables else conform([], CURATED_THREAD)
+
+
 def settings_for_report(config: CurationConfig) -> dict[str, Any]:
     settings = dataclasses.asdict(config)
     settings.pop("salt")  # never write the salt next to the hashes it protects
@@ -111,7 +122,7 @@ def curate(inputs: list[str | Path], out: str | Path, config: CurationConfig) ->
     rejects.sort(key=reject_sort_key)  # the same order whatever the engine or batch layout
 
     curated.sort(key=lambda d: d["_order"])
-    write_parquet_atomic(conform([curated_row(d) for d in curated], CURATED_THREAD), out / "curated.parquet")
+    write_parquet_atomic(curated_table(curated), out / "curated.parquet")
     write_parquet_atomic(conform(rejects, REJECT), out / "rejects.parquet")
     timing["total_wall"] = round(time.perf_counter() - started, 3)
     report = build_report(

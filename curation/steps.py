@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 
 import numpy as np
+import xxhash
 
 from curation import pii
 from curation.config import CurationConfig
@@ -19,6 +20,14 @@ from curation.topics import Taxonomy, keywords, load_jieba
 
 def question_text(doc: Record) -> str:
     return f"{doc['title']}\n{doc['body']}"
+
+
+def question_key(doc: Record) -> str:
+    return dedup_key(question_text(doc))
+
+
+def key_hash(key: str) -> int:
+    return xxhash.xxh3_64_intdigest(key.encode("utf-8")) >> 1  # fits int64 (Arrow, JSON)
 
 
 class Normalise(MapStep):
@@ -225,12 +234,15 @@ class Signatures(MapStep):
         self.answers = config.dedup_answers
 
     def apply(self, doc: Record, ctx: Context) -> None:
-        doc["_key"] = dedup_key(question_text(doc))
-        doc["_sig"] = signature(self.shingles(doc["_key"]), self.num_perm)
+        # only a hash of the key is kept (exact duplicates); dedup recomputes keys for candidate pairs
+        key = question_key(doc)
+        doc["_key_hash"] = key_hash(key)
+        doc["_sig"] = signature(self.shingles(key), self.num_perm)
         if self.answers:
             for answer in doc["answers"]:
-                answer["_key"] = dedup_key(answer["body"])
-                answer["_sig"] = signature(self.shingles(answer["_key"]), self.num_perm)
+                key = dedup_key(answer["body"])
+                answer["_key_hash"] = key_hash(key)
+                answer["_sig"] = signature(self.shingles(key), self.num_perm)
 
 
 def build_record_steps(config: CurationConfig) -> list[Step]:
