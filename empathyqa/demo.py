@@ -20,7 +20,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
-DEMO_VERSION = "0.0.0-demo"
+DEMO_VERSION = "0.1.0-demo"  # the version training/recipes/tiny-cpu.yaml reads
+RECIPE = "training/recipes/tiny-cpu.yaml"
 
 
 def free_port() -> int:
@@ -179,6 +180,52 @@ class Demo:
         self.run(PY, "-m", "curation.release", "verify", str(versions / DEMO_VERSION))
         return versions / DEMO_VERSION
 
+    def train(self, release: Path) -> Path:
+        self.banner(
+            f"6. train on {release.name}: tiny Qwen2 (real Qwen vocab) -> SFT -> reward model -> GRPO"
+        )
+        steps = ["--max_steps", str(self.steps)]
+        data = ["--config", RECIPE, "--release", str(release)]
+        self.run(PY, "-m", "training.tiny", "--out", "runs/tiny/model")
+        self.run(PY, "-m", "training.sft", *data, *steps)
+        self.run(PY, "-m", "training.reward", *data, "--max_steps", str(3 * self.steps))
+        self.run(PY, "-m", "training.grpo", *data, *steps)
+        return ROOT / "runs" / "tiny"
+
+    def evaluate(self, release: Path, runs: Path) -> None:
+        self.banner(
+            "7. evaluate: professional answers vs the tiny SFT and GRPO models (offline stand-in judge)"
+        )
+        out = self.work / "eval"
+        data = ["--data", str(release), "--split", "test", "--out", str(out)]
+        self.run(PY, "-m", "training.evaluate", "generate", "--model", "reference", *data)
+        for name in ("sft", "grpo"):
+            self.run(
+                PY,
+                "-m",
+                "training.evaluate",
+                "generate",
+                "--model",
+                str(runs / name),
+                "--name",
+                name,
+                *data,
+                "--max-new-tokens",
+                "64",
+            )
+        self.run(
+            PY,
+            "-m",
+            "training.evaluate",
+            "score",
+            str(out),
+            "--out",
+            str(out / "report"),
+            "--judge-base-url",
+            "sample",
+        )
+        print(f"report: {out / 'report' / 'report.md'} and win_at_k.png beside it")
+
     def main(self) -> None:
         shutil.rmtree(self.work, ignore_errors=True)
         self.work.mkdir(parents=True)
@@ -187,7 +234,9 @@ class Demo:
             curated = self.curate(raw)
             coe = self.draft(curated)
             reviewed = self.review(curated, coe)
-            self.release(curated, [coe] + ([reviewed] if reviewed else []))
+            release = self.release(curated, [coe] + ([reviewed] if reviewed else []))
+            runs = self.train(release)
+            self.evaluate(release, runs)
         finally:
             self.stop_servers()
         self.banner(f"done: outputs under {self.work}")
