@@ -33,6 +33,12 @@ class CurationConfig:
     max_dup_10gram_frac: float = field(
         default=0.3, metadata={"help": "max share of chars in repeated 10-grams"}
     )
+    require_answers: bool = field(
+        default=True,
+        metadata={
+            "help": "reject threads left with no answer (off: keep questions alone, e.g. to dedup posts)"
+        },
+    )
     spam_min_ad_words: int = field(default=2, metadata={"help": "ad words that make a post spam"})
     strip_boilerplate: bool = field(
         default=True, metadata={"help": "remove signature/boilerplate lines from answers"}

@@ -150,7 +150,7 @@ def deduplicate(
     answer_sizes = dedup_answers(kept, config, rejects, stats, find_pairs) if config.dedup_answers else []
     survivors = []
     for doc in kept:
-        if doc["answers"]:
+        if doc["answers"] or not config.require_answers:
             survivors.append(doc)
         else:
             rejects.append(

@@ -250,6 +250,8 @@ def build_record_steps(config: CurationConfig) -> list[Step]:
     steps: list[Step] = [Normalise(config), ScrubPii(config)]
     if config.strip_boilerplate:
         steps.append(StripBoilerplate())
-    steps += [QuestionFilter(config), AnswerQualityFilter(config), NoAnswers()]
+    steps += [QuestionFilter(config), AnswerQualityFilter(config)]
+    if config.require_answers:
+        steps.append(NoAnswers())
     steps += [FlagRisk(config), AssignTopic(config), Signatures(config)]
     return steps

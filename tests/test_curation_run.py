@@ -72,6 +72,26 @@ def test_every_repost_group_keeps_exactly_one_post(tmp_path):
     assert None not in clusters and len(clusters) == len(groups)
 
 
+def test_question_only_reposts_keep_one_post_when_answers_are_not_required(tmp_path):
+    rows, groups = repost_corpus(n_unique=30, seed=5)
+    for row in rows:
+        row["answers"] = []
+    write_jsonl(tmp_path / "raw.jsonl", rows)
+    out = tmp_path / "out"
+    done = run_cli("run", str(tmp_path / "raw.jsonl"), "--out", str(out), "--no-require-answers")
+    assert done.returncode == 0, done.stderr
+    kept = set(pq.read_table(out / "curated.parquet").column("question_id").to_pylist())
+    for original, members in groups.items():
+        assert len(kept & members) == 1, (original, kept & members)
+    assert {f"sample:{r['source_id']}" for r in rows} - set().union(*groups.values()) <= kept
+    # by default a thread with no answer is rejected, and says why
+    done = run_cli("run", str(tmp_path / "raw.jsonl"), "--out", str(tmp_path / "strict"))
+    assert done.returncode == 0, done.stderr
+    assert pq.read_table(tmp_path / "strict" / "curated.parquet").num_rows == 0
+    reasons = set(pq.read_table(tmp_path / "strict" / "rejects.parquet").column("reason").to_pylist())
+    assert reasons == {"no_answers_left"}
+
+
 def test_outputs_match_the_contract_and_report(tmp_path):
     rng = random.Random(2)
     rows = [raw_thread(i, rng) for i in range(30)]
