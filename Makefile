@@ -12,13 +12,14 @@ LS_PORT ?= 8085
 
 install: $(VENV)/.installed
 
+# The ray extra is installed too: the tests check that --engine ray matches the local engine.
 # torch first, pinned: a CPU build of it lies on this kind of machine's disk; an unpinned torch
 # (or one pulled in by trl) would fetch a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "torch==$(TORCH_VERSION)"
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,ray]"
 	touch $@
 
 # Label Studio pins openai<2 and pyarrow<25, so it lives in its own environment.
