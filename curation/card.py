@@ -259,14 +259,16 @@ def _flatten_numbers(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 # Parts of report.json that describe the run, not the data (timing differs between identical runs).
-REPORT_SKIPPED = ("steps", "stages", "timing", "settings", "inputs", "bad_input", "topics", "lengths")
+REPORT_SKIPPED = ("steps", "stages", "stage_order", "timing", "settings", "inputs", "bad_input", "topics", "lengths")
 
 
 def _step_rows(report: Mapping[str, Any]) -> list[list[Any]]:
     """Rows of (step, in, out, removed, why) from `stages` (name -> stats) or `steps` (list of stats)."""
     stages = report.get("stages")
     if isinstance(stages, Mapping):
-        named = [(name, stats) for name, stats in stages.items() if isinstance(stats, Mapping)]
+        order = [n for n in report.get("stage_order") or [] if n in stages]
+        order += [n for n in stages if n not in order]
+        named = [(name, stages[name]) for name in order if isinstance(stages[name], Mapping)]
     elif isinstance(report.get("steps"), list):
         named = [
             (s.get("name") or s.get("step") or s.get("stage") or "?", s)

@@ -49,6 +49,7 @@ def build_report(
         },
         "bad_input": read["bad"][:200],
         "stages": {name: stats.to_dict() for name, stats in stages.items()},
+        "stage_order": list(stages),  # report.json is written with sorted keys; this keeps the run order
         "rejects_by_reason": dict(sorted(reasons.items())),
         "pii_found": dict(sorted(pii_kinds.items())),
         "duplicates": clusters,

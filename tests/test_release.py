@@ -173,9 +173,10 @@ def test_card_reads_the_curation_report_as_curation_writes_it(tmp_path):
     report = {
         "counts": {"threads_read": 40, "threads_out": 30, "rejects": 12},
         "stages": {
-            "filter": {"in": 40, "out": 33, "dropped": {"answer_too_short": 5, "empty": 2}, "counters": {}},
             "dedup": {"in": 33, "out": 30, "dropped": {"near_duplicate": 3}, "counters": {}},
+            "filter": {"in": 40, "out": 33, "dropped": {"answer_too_short": 5, "empty": 2}, "counters": {}},
         },
+        "stage_order": ["filter", "dedup"],
         "rejects_by_reason": {"dedup:near_duplicate": 3},
         "pii_found": {"PHONE": 4},
         "timing": {"total_wall": 1.23},
@@ -185,6 +186,7 @@ def test_card_reads_the_curation_report_as_curation_writes_it(tmp_path):
     assert main(build_args(paths, tmp_path / "out")) == 0
     card = (tmp_path / "out" / "1.0.0" / "README.md").read_text(encoding="utf-8")
     assert "| dedup | 33 | 30 | 3 | near_duplicate 3 |" in card
+    assert card.index("| filter | 40 |") < card.index("| dedup | 33 |")  # run order, not sorted keys
     assert "| pii_found.PHONE | 4 |" in card and "| counts.rejects | 12 |" in card
     assert "total_wall" not in card and "settings" not in card
 
