@@ -58,7 +58,7 @@ def fold(text: str) -> str:
     return text.translate(_FOLD)
 
 
-S = r"[ \-.]{0,2}"  # what may sit between digits of a spaced or dashed spelling
+S = r"[ \-.]{0,3}"  # what may sit between digits of a spaced or dashed spelling ("010 - 1234")
 _NOT_ID = re.compile(
     r"(订单|单号|编号|运单|快递|流水|工号|学号|序号|批号|型号|版本|条码|货号|准考证|发票|邮编)"
 )
@@ -95,13 +95,21 @@ LANDLINE_RE = re.compile(
 )
 _CUE_FILL = r"(?:\s|[:：是为=]|号码|号|账号|帐号|id|搜索|搜|加|->){0,6}"
 QQ_RE = re.compile(
-    r"(?<![A-Za-z])(?:qq|ｑｑ|扣扣|企鹅|q号|Q号)" + _CUE_FILL + r"([1-9](?:" + S + r"\d){4,11})(?!\d)",
+    r"(?<![A-Za-z])(?:q\s?q|扣扣|企鹅|q号|q(?=\s?[:：]))(?:群号?)?"
+    + _CUE_FILL
+    + r"([1-9](?:"
+    + S
+    + r"\d){4,11})(?!\d)",
     re.IGNORECASE,
 )
 WECHAT_RE = re.compile(
-    r"(?<![A-Za-z])(?:微信|薇信|威信|维信|徽信|卫星|v\s?信|微\s?x|wei\s?xin|we\s?chat|v\s?x|wx|加v|加微|vx号|v号)"
+    r"(?<![A-Za-z])(?:微\s?信|薇信|威信|维信|徽信|卫星|v\s?信|微\s?x|wei\s?xin|we\s?chat|v\s?x|wx|加v|加微|"
+    r"[+＋➕]\s?v|vx号|v号|v(?=\s?[:：]))"
     + _CUE_FILL
-    + r"([A-Za-z][A-Za-z0-9_\-]{5,19}|wxid_[A-Za-z0-9_]{4,30})(?![A-Za-z0-9_\-])",
+    # a letter-led id (WeChat's rule; 4-5 chars only with a digit, so 微信 hello stays), or the phone
+    # or QQ number many people use as their WeChat id
+    + r"(wxid_[A-Za-z0-9_]{4,30}|[A-Za-z][A-Za-z0-9_\-]{5,19}|[A-Za-z](?=[A-Za-z_\-]{0,3}\d)[A-Za-z0-9_\-]{3,4}"
+    r"|1" + S + r"[3-9](?:" + S + r"\d){9}|[1-9]\d{5,10})(?![A-Za-z0-9_\-])",
     re.IGNORECASE,
 )
 
@@ -169,11 +177,13 @@ def _accept_landline(folded: str, m: re.Match[str]) -> bool:
     return ok and not _NOT_ID.search(_before(folded, m.start()))
 
 
-_UNIT_AFTER = frozenset("元块万亿人次个岁年月日分秒米件位台张%")
+_UNITS = frozenset("元块万亿人次个岁年月日分秒米件位台张%步条斤天")
 
 
-def _followed_by_unit(folded: str, m: re.Match[str]) -> bool:
-    return folded[m.end() : m.end() + 1] in _UNIT_AFTER if m.end() < len(folded) else False
+def _followed_by_unit(folded: str, m: re.Match[str], group: int = 0) -> bool:
+    """A number followed (after spaces) by a unit is a count: 阅读量 13812345678 次, 微信运动 12000 步."""
+    rest = folded[m.end(group) : m.end(group) + 3].lstrip(" ")
+    return bool(rest) and rest[0] in _UNITS
 
 
 def _accept_phone(folded: str, m: re.Match[str]) -> bool:
@@ -192,7 +202,7 @@ DETECTORS: tuple[Detector, ...] = (
     ("ID_CARD", ID_RE, lambda f, m: valid_id_card(m.group()), 0),
     ("BANK_CARD", BANK_RE, _accept_bank, 0),
     ("QQ", QQ_RE, _always, 1),
-    ("WECHAT", WECHAT_RE, _always, 1),
+    ("WECHAT", WECHAT_RE, lambda f, m: not _followed_by_unit(f, m, 1), 1),
     ("PHONE", PHONE_RE, _accept_phone, 0),
     ("LANDLINE", LANDLINE_RE, _accept_landline, 0),
 )
@@ -200,7 +210,7 @@ DETECTORS: tuple[Detector, ...] = (
 
 _NEEDS_FOLD = re.compile(r"[\uff01-\uff5e\u3000\u00a0\u2010-\u2015\u2212\u30fc\ufe63]")
 _FIVE_DIGITS = re.compile(r"\d(?:[ \-.()]{0,3}\d){4}")
-_ASCII_LETTER = re.compile(r"[A-Za-z]")
+_WECHAT_HINT = re.compile(r"[A-Za-z]|[微薇威维徽]\s?信|卫星|加微")
 _URL_HINT = re.compile(r"[A-Za-z0-9]\.[A-Za-z]|://")
 
 
@@ -211,7 +221,7 @@ def _worth_scanning(kind: str, folded: str, has_digits: bool) -> bool:
     if kind == "URL":
         return _URL_HINT.search(folded) is not None
     if kind == "WECHAT":
-        return _ASCII_LETTER.search(folded) is not None  # every WeChat id starts with a letter
+        return _WECHAT_HINT.search(folded) is not None  # a Latin cue or id, or a Chinese cue
     return has_digits
 
 

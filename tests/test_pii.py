@@ -100,3 +100,50 @@ def test_scrub_is_idempotent_and_handles_empty():
     once = scrub(text).text
     assert scrub(once).text == once
     assert scrub("").text == "" and scrub("").found == []
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        # a phone or QQ number used as the WeChat id counts as WeChat (it follows a WeChat cue)
+        ("微信：15944482471，白天晚上都行", "WECHAT", "15944482471"),
+        ("wx: 145 9238 0793！", "WECHAT", "145 9238 0793"),
+        ("加微13812345678", "WECHAT", "13812345678"),
+        ("微信号是 123456789", "WECHAT", "123456789"),
+        # bare v: cue, + v, a spaced 微 信, short ids that hold a digit
+        ("v：qingtian_88，谢谢大家。", "WECHAT", "qingtian_88"),
+        ("v： Sunny-2020。", "WECHAT", "Sunny-2020"),
+        ("➕V：lily_mom2019", "WECHAT", "lily_mom2019"),
+        ("微 信：lily_mom2019", "WECHAT", "lily_mom2019"),
+        ("加微 mj930，这是我唯一能想到的办法", "WECHAT", "mj930"),
+        # spaced Q Q, QQ groups, a bare q: cue
+        ("Q Q 84327176，白天晚上都行", "QQ", "84327176"),
+        ("Q Q2030501742", "QQ", "2030501742"),
+        ("QQ群：123456789", "QQ", "123456789"),
+        ("q：123456789", "QQ", "123456789"),
+        # three characters between digit groups
+        ("010 - 1234 5678", "LANDLINE", "010 - 1234 5678"),
+    ],
+)
+def test_held_out_spellings(text, kind, value):
+    result = scrub(text)
+    assert [(h.kind, h.value) for h in result.found] == [(kind, value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "阅读量 13812345678 次",
+        "微信运动 12000 步",
+        "微信转账1500元",
+        "我用微信支付了 300 块",
+        "wx 2000元",
+        "微信 hello 我",
+        "v我50",
+        "微信上他说了 100 遍对不起",
+        "qq空间里发了 520 条说说",
+        "加了个微信群 200 人",
+    ],
+)
+def test_held_out_look_alikes_after_cue_words_stay(text):
+    assert scrub(text).text == text
