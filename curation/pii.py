@@ -177,13 +177,18 @@ def _accept_landline(folded: str, m: re.Match[str]) -> bool:
     return ok and not _NOT_ID.search(_before(folded, m.start()))
 
 
-_UNITS = frozenset("元块万亿人次个岁年月日分秒米件位台张%步条斤天")
+_UNIT_AFTER = frozenset("元块万亿人次个岁年月日分秒米件位台张%")
+_COUNT_UNITS = _UNIT_AFTER | frozenset("步条斤天遍")
 
 
-def _followed_by_unit(folded: str, m: re.Match[str], group: int = 0) -> bool:
-    """A number followed (after spaces) by a unit is a count: 阅读量 13812345678 次, 微信运动 12000 步."""
-    rest = folded[m.end(group) : m.end(group) + 3].lstrip(" ")
-    return bool(rest) and rest[0] in _UNITS
+def _followed_by_unit(folded: str, m: re.Match[str]) -> bool:
+    return folded[m.end() : m.end() + 1] in _UNIT_AFTER if m.end() < len(folded) else False
+
+
+def _count_after_cue(folded: str, m: re.Match[str]) -> bool:
+    """A number after a WeChat cue but before a unit is a count: 微信运动 12000 步, 微信转我 300 块."""
+    rest = folded[m.end(1) : m.end(1) + 3].lstrip(" ")
+    return bool(rest) and rest[0] in _COUNT_UNITS
 
 
 def _accept_phone(folded: str, m: re.Match[str]) -> bool:
@@ -202,7 +207,7 @@ DETECTORS: tuple[Detector, ...] = (
     ("ID_CARD", ID_RE, lambda f, m: valid_id_card(m.group()), 0),
     ("BANK_CARD", BANK_RE, _accept_bank, 0),
     ("QQ", QQ_RE, _always, 1),
-    ("WECHAT", WECHAT_RE, lambda f, m: not _followed_by_unit(f, m, 1), 1),
+    ("WECHAT", WECHAT_RE, lambda f, m: not _count_after_cue(f, m), 1),
     ("PHONE", PHONE_RE, _accept_phone, 0),
     ("LANDLINE", LANDLINE_RE, _accept_landline, 0),
 )
