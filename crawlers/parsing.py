@@ -48,6 +48,8 @@ def parse_time(text: str | None, crawled_at: datetime) -> str | None:
 def _parse(text: str, now: datetime) -> datetime | None:
     if "刚刚" in text:
         return now
+    if "半小时前" in text:
+        return now - timedelta(minutes=30)
     for pattern, unit in _RELATIVE:
         m = pattern.search(text)
         if m:

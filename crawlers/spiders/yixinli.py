@@ -39,6 +39,15 @@ SELECTORS: dict[str, tuple[str, ...]] = {
     "view_count": ("span.absoulte-img > a", "span.absolute-img > a"),
     "body": ("div.content > p.text",),
     "body_container": ("div.content",),
+    # Relative to the container of the first p.text: that paragraph and what follows it, bar classed
+    # blocks (tags, images). A `<p>` or `<div>` written inside p.text is split off by the HTML parser
+    # (a paragraph cannot hold one) and lands here as an unclassed sibling.
+    "body_parts": (
+        "./p[contains(concat(' ', normalize-space(@class), ' '), ' text ')][1]"
+        " | ./p[contains(concat(' ', normalize-space(@class), ' '), ' text ')][1]/following-sibling::node()"
+        "[self::text() or self::*[not(@class)]"
+        " or self::p[contains(concat(' ', normalize-space(@class), ' '), ' text ')]]",
+    ),
     "tags": ("ul.label.detail-tag li", "ul.detail-tag li"),
     "answers": ("ul.content-ans > li",),
     "answers_area_items": ("#answer-text li",),  # any list item in the answers area: answers are expected
@@ -155,13 +164,15 @@ class YixinliSpider(ThreadSpider):
         if self.probe or (self.max_list_pages is not None and page >= self.max_list_pages):
             return
         next_href = first_attr(response, *SELECTORS["next_page"])
+        next_url = urljoin(response.url, next_href) if next_href else None
         if next_href:
             self.list_has_next_links = True
-            next_url = urljoin(response.url, next_href)
-        elif not self.list_has_next_links:
+        if next_url and not next_url.startswith(("http://", "https://")):
+            return  # a disabled » on the last page (`javascript:;`): the end of the list
+        if not next_url:
+            if self.list_has_next_links:
+                return  # the site shows » links and this page has none: the last page
             next_url = self.list_url(page + 1)  # a site without » links: walk `page` until a page is empty
-        else:
-            return  # the site shows » links and this page has none: the last page
         yield scrapy.Request(
             next_url, callback=self.parse_list, errback=self.request_failed, cb_kwargs={"page": page + 1}
         )
@@ -330,7 +341,11 @@ def _asker(response: Response) -> dict[str, Any]:
 
 def _question_body(response: Response) -> str | None:
     """The question text; '' for a title-only question (an empty container), None when not found."""
-    body = block_text(response, SELECTORS["body"][0])
+    first = select(response, SELECTORS["body"][0])
+    body = None
+    if first:
+        parts = select(first[0].xpath(".."), SELECTORS["body_parts"][0]).getall()
+        body = html_to_text("<p>" + "".join(parts) + "</p>") or None
     if body is None:
         container = select(response, SELECTORS["body_container"][0])
         if container and not html_to_text(container[0].get()):
