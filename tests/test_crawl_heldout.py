@@ -81,3 +81,13 @@ def test_half_an_hour_ago(text: str, minutes: int) -> None:
     crawled = datetime(2026, 3, 18, 13, 40, tzinfo=timezone.utc)
     want = (crawled - timedelta(minutes=minutes)).astimezone(CST).isoformat()
     assert parse_time(text, crawled) == want
+
+
+def test_list_that_repeats_its_last_page_past_the_end_stops(spider: YixinliSpider) -> None:
+    # No » links and a site that serves the last page again for any later `page`: the walk used
+    # to go on for ever (1000+ list requests in 15 s against the held-out site).
+    html = page("list_last_disabled_next.html").split('<div class="pages">')[0] + "</div></body></html>"
+    first = list(spider.parse_list(response(spider.list_url(1), html), page=1))
+    assert [r.url for r in first if r.callback == spider.parse_list] == [spider.list_url(2)]
+    again = list(spider.parse_list(response(spider.list_url(2), html), page=2))
+    assert not [r for r in again if r.callback == spider.parse_list]

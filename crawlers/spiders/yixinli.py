@@ -110,6 +110,7 @@ class YixinliSpider(ThreadSpider):
             raise ValueError(f"list must be one of {LISTS}, got {list!r}")
         self.list_name = list
         self.list_has_next_links = False
+        self.listed: set[str] = set()  # question ids seen on list pages so far
 
     def list_url(self, page: int) -> str:
         return (
@@ -135,6 +136,8 @@ class YixinliSpider(ThreadSpider):
         if rows or page == 1:  # an empty later page is the end of the list, not a layout change
             found = {"list_rows": bool(rows), "question_links": bool(links)}
             self.health.record("list", response, found, f"list-{page}")
+        repeats_only = bool(links) and self.listed.issuperset(links)
+        self.listed.update(links)
         if self.probe:
             links = links[: self.probe_pages]
         for row in rows:
@@ -172,6 +175,10 @@ class YixinliSpider(ThreadSpider):
         if not next_url:
             if self.list_has_next_links:
                 return  # the site shows » links and this page has none: the last page
+            if repeats_only:
+                # A site that answers any page past the end with the last page again.
+                self.logger.info("List page %s repeats listed questions: the end of the list", response.url)
+                return
             next_url = self.list_url(page + 1)  # a site without » links: walk `page` until a page is empty
         yield scrapy.Request(
             next_url, callback=self.parse_list, errback=self.request_failed, cb_kwargs={"page": page + 1}
