@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import os
 import resource
+import signal
 import sys
 import time
 from collections import Counter
@@ -24,6 +25,7 @@ from annotation.costs import TYPICAL_REPLY_TOKENS, cost_usd, count_tokens, load_
 from annotation.llm import (
     Drafter,
     DraftFailure,
+    EndpointRefused,
     GenParams,
     RateLimiter,
     RetryPolicy,
@@ -184,6 +186,7 @@ class RunState:
     failed: Counter = field(default_factory=Counter)
     drafted: int = 0
     drafter: Drafter | None = None
+    fatal: DraftFailure | None = None  # the endpoint refused the run (bad key, unknown model)
 
 
 async def draft_all(
@@ -208,6 +211,11 @@ async def draft_all(
         started = time.monotonic()
         try:
             layers, reply, raw = await drafter.draft(pair.title, pair.question, pair.answer, est)
+        except EndpointRefused as exc:
+            state.fatal = state.fatal or exc
+            while not queue.empty():  # stop handing out work; nothing is recorded against the pairs
+                queue.get_nowait()
+            return
         except DraftFailure as exc:
             for p in job.pairs:
                 failed[exc.reason] += 1
@@ -332,6 +340,8 @@ def main(argv: list[str]) -> int:
 
     state = RunState()
     interrupted, fatal = False, None
+    # `kill PID` (SIGTERM) stops the run as Ctrl-C does: what arrived is compacted and summarised
+    previous_term = signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
     try:
         if jobs:  # nothing to request: no client, no probe
             asyncio.run(run_drafting(jobs, store, config, prompt, params, base_url, api_key, state))
@@ -339,6 +349,9 @@ def main(argv: list[str]) -> int:
         interrupted = True
     except DraftFailure as exc:  # the probe could not reach a working endpoint
         fatal = exc
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+    fatal = fatal or state.fatal
     coe, failures = store.compact()
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     wall = time.monotonic() - started
@@ -354,6 +367,11 @@ def main(argv: list[str]) -> int:
                 "retries": stats.retries,
                 **{f"retries: {k}": v for k, v in sorted(stats.retry_reasons.items())},
                 "repair requests": stats.repairs,
+                **(
+                    {"replies without usage (tokens estimated)": stats.usage_estimated}
+                    if stats.usage_estimated
+                    else {}
+                ),
                 "tokens in": stats.prompt_tokens,
                 "tokens out": stats.completion_tokens,
                 "cost USD": "unknown model price" if cost is None else round(cost, 4),
@@ -369,7 +387,8 @@ def main(argv: list[str]) -> int:
         f"draft ({prompt.version}, {config.model})" + (" INTERRUPTED" if interrupted else ""), summary
     )
     if fatal:
-        print(f"error: {fatal.error}", file=sys.stderr)
+        why = " (the pairs not drafted are not marked failed: fix the key or model and rerun)"
+        print(f"error: {fatal.error}" + (why if isinstance(fatal, EndpointRefused) else ""), file=sys.stderr)
         return 1
     return 130 if interrupted else 0
 

@@ -15,9 +15,26 @@ import httpx
 import openai
 from openai import AsyncOpenAI
 
-from annotation.prompting import MODES, Mode, PromptSpec, ReplyError, parse_reply, response_format
+from annotation.costs import rough_tokens
+from annotation.prompting import (
+    MODES,
+    Mode,
+    PromptSpec,
+    ReplyError,
+    json_object_in,
+    parse_reply,
+    response_format,
+)
 
-RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+RETRYABLE_4XX = {408, 409, 425, 429}
+NOT_TRANSIENT_5XX = {501, 505}  # "not implemented" and "version not supported" will not change on a retry
+
+
+def is_retryable(status: int) -> bool:
+    # any other 5xx is a server having a bad moment: 529 "overloaded", Cloudflare's 520-524, 599...
+    return status in RETRYABLE_4XX or (status >= 500 and status not in NOT_TRANSIENT_5XX)
+
+
 MAX_RETRY_AFTER = 600.0  # a server asking for hours is treated as asking for ten minutes
 
 
@@ -88,6 +105,13 @@ class DraftFailure(Exception):
         self.reason, self.error, self.raw_reply = reason, error, raw_reply
 
 
+class EndpointRefused(DraftFailure):
+    """401/402/403/404: a bad key, no credit, no such model; it says nothing about the pair, so the run stops."""
+
+
+ENDPOINT_REFUSALS = {401, 402, 403, 404}
+
+
 @dataclass
 class Reply:
     content: str | None
@@ -104,6 +128,7 @@ class Stats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     retry_reasons: dict[str, int] = field(default_factory=dict)
+    usage_estimated: int = 0  # replies without a `usage` field: tokens estimated from the text
     endpoint_note: str | None = None  # e.g. the offline sample endpoint saying what it is
 
 
@@ -176,20 +201,26 @@ class Drafter:
         # client.post skips the SDK's typed-params transform, which cost ~40% of client CPU per request;
         # the body is plain JSON already. Errors still map to openai.APIStatusError and friends.
         raw = await self.client.post("/chat/completions", cast_to=bytes, body=kwargs)
+        body = _chat_body(raw)
+        choice = body["choices"][0]
+        content = (choice.get("message") or {}).get("content")
+        if body.get("offline_sample"):
+            self.stats.endpoint_note = str(body["offline_sample"])[:200]
+        usage = body.get("usage")
         try:
-            body = json.loads(raw)
-            choice = body["choices"][0]
-            content = (choice.get("message") or {}).get("content")
-            usage = body.get("usage") or {}
-            if body.get("offline_sample"):
-                self.stats.endpoint_note = str(body["offline_sample"])[:200]
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-            raise _BadBody(f"response body is not a chat completion: {exc!r}"[:300]) from exc
+            prompt_tokens = int(usage["prompt_tokens"])
+            completion_tokens = int(usage.get("completion_tokens") or 0)
+        except (TypeError, KeyError, ValueError, AttributeError):  # no usage: estimate, so cost is not 0
+            self.stats.usage_estimated += 1
+            prompt_tokens = sum(rough_tokens(str(m.get("content") or "")) + 4 for m in messages)
+            completion_tokens = rough_tokens(content) if isinstance(content, str) else 0
+        if isinstance(content, list):  # content as parts: [{"type": "text", "text": ...}]
+            content = "".join(str(part.get("text") or "") for part in content if isinstance(part, dict))
         return Reply(
-            content=content,
+            content=content if isinstance(content, str) or content is None else str(content),
             finish_reason=choice.get("finish_reason"),
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
         )
 
     async def request(
@@ -203,7 +234,7 @@ class Drafter:
         attempt = 0
         while True:
             await self.limiter.acquire(est_tokens)
-            reason, error, retry_after, retryable = "error", "", None, True
+            reason, error, retry_after, retryable, status_refused = "error", "", None, True, False
             try:
                 reply = await self._once(messages, mode or self.mode, max_tokens)
                 self.stats.prompt_tokens += reply.prompt_tokens
@@ -215,7 +246,7 @@ class Drafter:
                 reason, error = "connection", str(exc.__cause__ or exc)
             except openai.APIStatusError as exc:
                 status = exc.status_code
-                retryable = status in RETRYABLE_STATUS
+                retryable, status_refused = is_retryable(status), status in ENDPOINT_REFUSALS
                 reason = "rate_limited" if status == 429 else f"http_{status}"
                 if retryable and status >= 500:
                     reason = "server_error"
@@ -223,6 +254,8 @@ class Drafter:
                 retry_after = _retry_after(exc.response)
             except _BadBody as exc:
                 reason, error = "bad_response", str(exc)
+            if status_refused:
+                raise EndpointRefused(reason, error)
             if not retryable or attempt >= self.retry.max_retries:
                 raise DraftFailure(reason, error)
             self.stats.retries += 1
@@ -255,6 +288,26 @@ class _BadBody(Exception):
     pass
 
 
+def _chat_body(raw: bytes) -> dict[str, Any]:
+    """The parsed completion, or _BadBody saying in plain words what came instead (retried as transient)."""
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _BadBody(f"response body is not JSON ({type(exc).__name__}): {raw[:80]!r}") from exc
+    if not isinstance(body, dict):
+        raise _BadBody(f"response body is JSON but not an object: {raw[:80]!r}")
+    if body.get("error") and not body.get("choices"):  # some gateways send errors with HTTP 200
+        error = body["error"]
+        message = error.get("message") if isinstance(error, dict) else error
+        raise _BadBody(f"HTTP 200 carrying an error: {str(message)[:200]}")
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise _BadBody(f"response has no choices: {raw[:120]!r}")
+    if not isinstance(choices[0].get("message") or {}, dict):
+        raise _BadBody(f"choice has no message object: {raw[:120]!r}")
+    return body
+
+
 # ---------------------------------------------------------------------------------- probe
 PROBE_MESSAGES = [
     {"role": "system", "content": "你是一个只输出 JSON 的助手。"},
@@ -269,19 +322,22 @@ async def probe_mode(drafter: Drafter) -> tuple[Mode, list[str]]:
         drafter.mode = mode
         try:  # retried like any request: one 503 or timeout must not decide the mode or end the run
             reply = await drafter.request(PROBE_MESSAGES, 100, mode=mode, max_tokens=60)
+        except EndpointRefused as exc:  # a bad key or unknown model is not a format refusal
+            raise DraftFailure("probe_failed", f"the endpoint refused: {exc.error}") from exc
         except DraftFailure as exc:
-            if exc.reason in ("http_400", "http_404", "http_415", "http_422", "http_501"):
+            if exc.reason in ("http_400", "http_415", "http_422", "http_501"):
                 notes.append(f"{mode}: refused ({exc.error[:80]})")
                 continue
+            if exc.reason in ("server_error", "bad_response") and mode != MODES[-2]:
+                # some servers answer an unsupported response_format with a 500 or a broken body
+                notes.append(f"{mode}: failed every retry ({exc.error[:80]})")
+                continue
             raise DraftFailure("probe_failed", f"endpoint unreachable or broken: {exc.error}") from exc
-        try:
-            obj = json.loads((reply.content or "").strip().removeprefix("```json").strip("`\n "))
-            if isinstance(obj, dict) and "l1" in obj:
-                notes.append(f"{mode}: ok")
-                return mode, notes
-            notes.append(f"{mode}: reply was JSON of another shape")
-        except ValueError:
-            notes.append(f"{mode}: reply was not JSON")
+        obj = json_object_in(reply.content)
+        if obj is not None and "l1" in obj:
+            notes.append(f"{mode}: ok")
+            return mode, notes
+        notes.append(f"{mode}: reply was " + ("JSON of another shape" if obj is not None else "not JSON"))
     drafter.mode = "text"
     return "text", notes
 

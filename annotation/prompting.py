@@ -139,18 +139,51 @@ _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
 def _json_payload(text: str) -> dict[str, Any]:
     fenced = _FENCE.search(text)
     candidate = fenced.group(1) if fenced else text
-    start, end = candidate.find("{"), candidate.rfind("}")
+    start = candidate.find("{")
     if start < 0:
         raise ReplyError("the reply holds no JSON object")
-    if end <= start:
-        raise ReplyError("the reply is not valid JSON (the object is cut off before its closing brace)")
+    obj, error = _first_object(candidate, start)
+    if obj is None:
+        if candidate.rfind("}") <= start:
+            raise ReplyError("the reply is not valid JSON (the object is cut off before its closing brace)")
+        raise ReplyError(f"the reply is not valid JSON ({error.msg} at column {error.colno})")
+    return _layer_keys(obj)
+
+
+def _first_object(text: str, start: int) -> tuple[dict | None, json.JSONDecodeError | None]:
+    """The first JSON object holding layers (else the first object), ignoring prose and braces around it."""
+    decoder, first_error, first_obj = json.JSONDecoder(), None, None
+    while start >= 0:
+        try:
+            obj, end = decoder.raw_decode(text, start)
+        except json.JSONDecodeError as exc:
+            first_error = first_error or exc
+            start = text.find("{", start + 1)
+            continue
+        if isinstance(obj, dict):
+            if any(name in _layer_keys(obj) for name in LAYERS):
+                return obj, None
+            first_obj = first_obj or obj
+        start = text.find("{", end)
+    return first_obj, first_error
+
+
+def _layer_keys(obj: dict[str, Any]) -> dict[str, Any]:
+    """Keys lower-cased; a single wrapper such as {"layers": {...}} or {"chain_of_empathy": {...}} unwrapped."""
+    lowered = {str(k).strip().lower(): v for k, v in obj.items()}
+    if not any(name in lowered for name in LAYERS):
+        nested = [v for v in lowered.values() if isinstance(v, dict)]
+        if len(nested) == 1:
+            return _layer_keys(nested[0])
+    return lowered
+
+
+def json_object_in(text: str | None) -> dict[str, Any] | None:
+    """The reply's JSON object with layer keys normalised, or None (used by the endpoint probe)."""
     try:
-        obj = json.loads(candidate[start : end + 1])
-    except json.JSONDecodeError as exc:
-        raise ReplyError(f"the reply is not valid JSON ({exc.msg} at column {exc.colno})") from exc
-    if not isinstance(obj, dict):
-        raise ReplyError("the JSON is not an object")
-    return {str(k).lower(): v for k, v in obj.items()}
+        return _json_payload(_THINK.sub("", text or ""))
+    except ReplyError:
+        return None
 
 
 def _tag_payload(text: str) -> dict[str, Any]:

@@ -9,10 +9,12 @@
 Or as a process: `python tests/openai_stub.py --latency 0.05 --port-file PORT` (the port is written
 to PORT once it listens; GET /stub/stats gives the request count).
 
-Faults (`Fault.kind`): status (HTTP `status`, optional `retry_after` header), timeout (answer after
-`delay` s), malformed_body (HTTP 200, broken JSON), malformed_content (reply text is not JSON),
-missing_layer (l4 left out), length / content_filter (that finish_reason), english (layers in English),
-drop (close the connection). A fault applies to requests whose last user message contains `match`
+Faults (`Fault.kind`): status (HTTP `status`, optional `retry_after` header: seconds, or a str sent
+verbatim such as an HTTP date), timeout (answer after `delay` s), malformed_body (HTTP 200, broken JSON),
+malformed_content (reply text is not JSON), missing_layer (l4 left out), length / content_filter (that
+finish_reason), english (layers in English), drop (close the connection), reset (send half a body, then
+abort), error_body (HTTP 200 whose body is `{"error": ...}`), no_choices (`choices: []`), null_content
+(`content: null`), garbage (HTTP 200, bytes that are not UTF-8), no_usage (a valid reply without `usage`). A fault applies to requests whose last user message contains `match`
 (any request when None; all user turns are searched, so repairs match too), `times` times (-1: always). Replies default to a valid Chinese draft in the
 requested response format; pass `reply=fn(body)` to script them: a dict is sent as JSON (as <L1>… tags
 in text mode when its keys are l1..l4), a str is sent verbatim as the message content.
@@ -41,7 +43,7 @@ ALL_MODES = ("json_schema", "json_object", "text")
 class Fault:
     kind: str
     status: int = 500
-    retry_after: float | None = None
+    retry_after: float | str | None = None
     delay: float = 0.0
     match: str | None = None
     times: int = 1
@@ -166,10 +168,14 @@ class OpenAIStub:
                     return fault
         return None
 
-    def completion(self, body: dict[str, Any], fault: Fault | None) -> tuple[int, dict[str, Any] | str, dict]:
+    def completion(
+        self, body: dict[str, Any], fault: Fault | None
+    ) -> tuple[int, dict[str, Any] | str | bytes, dict]:
         """(status, JSON body or raw text, headers) for one chat request, without the waiting."""
         fmt = (body.get("response_format") or {}).get("type", "text")
         mode = fmt if fmt in ("json_schema", "json_object") else "text"
+        if mode not in self.modes and self.unsupported == "fail":  # some servers answer 500 instead of 400
+            return 500, {"error": {"message": "internal error", "type": "server_error"}}, {}
         if mode not in self.modes and self.unsupported == "reject":
             return (
                 400,
@@ -184,7 +190,8 @@ class OpenAIStub:
         if mode not in self.modes:
             mode = "text"
         if fault and fault.kind == "status":
-            headers = {"retry-after": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+            retry_after = fault.retry_after
+            headers = {} if retry_after is None else {"retry-after": _header_value(retry_after)}
             return (
                 fault.status,
                 {"error": {"message": f"stub fault: HTTP {fault.status}", "type": "stub"}},
@@ -192,6 +199,10 @@ class OpenAIStub:
             )
         if fault and fault.kind == "malformed_body":
             return 200, '{"id": "chatcmpl-broken", "choices": [{"message": {"content": "没写完', {}
+        if fault and fault.kind == "error_body":
+            return 200, {"error": {"message": "stub fault: upstream model error", "type": "server_error"}}, {}
+        if fault and fault.kind == "garbage":
+            return 200, b"\xff\xfe\xfa not utf-8 \x80\x81", {}
         reply = self.reply(body)
         finish = "stop"
         if isinstance(reply, str):  # scripted verbatim (e.g. an LLM judge's verdict)
@@ -210,28 +221,34 @@ class OpenAIStub:
             finish = fault.kind
             content = content[: len(content) // 2] if fault.kind == "length" else ""
         prompt_chars = sum(len(str(m.get("content", ""))) for m in body.get("messages") or [])
-        return (
-            200,
-            {
-                "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": self.model_name or body.get("model", "stub"),
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": content},
-                        "finish_reason": finish,
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": prompt_chars // 2 + 1,
-                    "completion_tokens": len(content) // 2 + 1,
-                    "total_tokens": prompt_chars // 2 + len(content) // 2 + 2,
-                },
+        payload = self._payload(body, content, finish, prompt_chars)
+        if fault and fault.kind == "no_choices":
+            payload["choices"] = []
+        if fault and fault.kind == "null_content":
+            payload["choices"][0]["message"]["content"] = None
+        if fault and fault.kind == "no_usage":
+            del payload["usage"]
+        return 200, payload, {}
+
+    def _payload(self, body: dict[str, Any], content: str, finish: str, prompt_chars: int) -> dict[str, Any]:
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.model_name or body.get("model", "stub"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": finish,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_chars // 2 + 1,
+                "completion_tokens": len(content) // 2 + 1,
+                "total_tokens": prompt_chars // 2 + len(content) // 2 + 2,
             },
-            {},
-        )
+        }
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -257,7 +274,17 @@ class OpenAIStub:
         if fault and fault.kind == "drop":
             request.transport.close()
             return web.Response(status=500)
+        if fault and fault.kind == "reset":  # headers and half a body, then the connection is cut
+            response = web.StreamResponse(
+                headers={"Content-Type": "application/json", "Content-Length": "4096"}
+            )
+            await response.prepare(request)
+            await response.write(b'{"id": "chatcmpl-cut", "choices": [{"message": {"content": "')
+            request.transport.abort()
+            return response
         status, payload, headers = self.completion(body, fault)
+        if isinstance(payload, bytes):
+            return web.Response(status=status, body=payload, content_type="application/json", headers=headers)
         if isinstance(payload, str):
             return web.Response(status=status, text=payload, content_type="application/json", headers=headers)
         return web.json_response(payload, status=status, headers=headers, dumps=_dumps)
@@ -310,7 +337,7 @@ class OpenAIStub:
             body = item["body"]
             fault = self._take_fault(user_text(body))
             status, payload, _ = self.completion(body, fault)
-            if isinstance(payload, str):
+            if isinstance(payload, (str, bytes)):
                 status, payload = 500, {"error": {"message": "stub fault: broken body"}}
             with self._lock:
                 self.requests.append(
@@ -366,6 +393,10 @@ class OpenAIStub:
     @staticmethod
     def _public(batch: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in batch.items() if not k.startswith("_")}
+
+
+def _header_value(retry_after: float | str) -> str:
+    return retry_after if isinstance(retry_after, str) else f"{retry_after:g}"
 
 
 def _dumps(obj: Any) -> str:
