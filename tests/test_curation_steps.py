@@ -283,3 +283,24 @@ def test_example_config_loads_and_word_shingles_work():
     words = shingler(CurationConfig(shingle="word", ngram=3))
     a, b = words("我最近总是睡不着觉，很焦虑"), words("我最近总是睡不着觉，很焦虑啊")
     assert jaccard_and_containment(a, b)[1] == 1.0
+
+
+# A templated post that says a few clauses twice (dup 10-gram share 0.40): a person, not spam.
+REPEATS_A_CLAUSE = (
+    "我刚毕业，在郑州一家小公司做行政。刚入职那会儿在宿舍，室友当着所有人的面骂我，我整个人都是懵的。"
+    "吃不下饭，体重掉了8斤，我想去看心理医生但又怕花钱。今天早上在工地，我爸借了钱一直不还，我越想越害怕。"
+    "一到周日晚上就开始心慌，我甚至开始怀疑自己是不是有病。我想去看心理医生但又怕花钱，每次同事说我矫情，我就很内疚。"
+    "刚入职那会儿在实验室，室友三天没回我消息，我整个人都是懵的。我不知道该不该继续忍下去，每次我爸借了钱一直不还，"
+    "我就手一直在抖。一见到人多的地方就紧张，我不敢跟任何人说。前几天在奶茶店，班主任又提起了分手的事，我越想越害怕。"
+    "总是反复检查门锁和煤气，我不知道该不该继续忍下去。我甚至开始怀疑自己是不是有病，每次婆婆说我不如别人家的孩子，"
+    "我就委屈得想哭。吃不下饭，体重掉了7斤，我想去看心理医生但又怕花钱。求大家给点建议。"
+)
+
+
+def test_a_post_that_repeats_a_clause_is_kept_and_a_doubled_post_is_not():
+    config = CurationConfig()
+    assert 0.3 < repetition(REPEATS_A_CLAUSE)["dup_10gram_frac"] < config.max_dup_10gram_frac
+    assert QuestionFilter(config).filter(_doc(body=REPEATS_A_CLAUSE)) is True
+    half = REPEATS_A_CLAUSE[: len(REPEATS_A_CLAUSE) // 2]
+    keep, why = QuestionFilter(config).filter(_doc(body=half + half))
+    assert (keep, why) == (False, "repetition:dup_10gram")
