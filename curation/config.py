@@ -42,7 +42,9 @@ class CurationConfig:
             "help": "reject threads left with no answer (off: keep questions alone, e.g. to dedup posts)"
         },
     )
-    spam_min_ad_words: int = field(default=2, metadata={"help": "ad words that make a post spam"})
+    spam_min_ad_words: int = field(
+        default=2, metadata={"help": "ad words that make a post spam (one must be ad-speak)"}
+    )
     strip_boilerplate: bool = field(
         default=True, metadata={"help": "remove signature/boilerplate lines from answers"}
     )

@@ -107,17 +107,21 @@ class StripBoilerplate(MapStep):
                 answer["body"] = "\n".join(kept)
 
 
+# Ad-speak: the words an advert is made of.
 AD_WORDS = re.compile(
-    r"(代写|代考|兼职|刷单|日赚|月入|返利|优惠|促销|推广|扫码|二维码|点击链接|免费领取|加盟|代理|贷款|网贷|"
-    r"博彩|彩票|赌|减肥药|包过|低价|特价|咨询热线|课程报名|限时)"
+    r"(代写|代考|日赚|月入|返利|优惠|促销|扫码|二维码|点击链接|免费领取|加盟|包过|低价|特价|课程报名|限时|"
+    r"名额有限|招代理|躺赚|稳赚|零投资)"
 )
+# What adverts sell, but also what people in trouble write about (a gambling husband, loan debts, a
+# part-time job scam, a hotline an answer recommends): these count towards spam only beside ad-speak.
+AD_TOPICS = re.compile(r"(兼职|刷单|推广|代理|贷款|网贷|博彩|彩票|赌|减肥药|咨询热线)")
 CONTACT = re.compile(r"<(?:PHONE|LANDLINE|WECHAT|QQ|URL|EMAIL)>")
 SOLICIT = re.compile(r"(加我|联系我|私聊|私信|咨询|预约|找我|详聊|添加|扫)")
 
 
 def spam_reason(text: str, min_ad_words: int, contact_rule: bool) -> str | None:
     ads = len(AD_WORDS.findall(text))
-    if ads >= min_ad_words:
+    if ads and ads + len(AD_TOPICS.findall(text)) >= min_ad_words:
         return "ad_words"
     if contact_rule and CONTACT.search(text) and SOLICIT.search(text):
         return "contact_solicitation"

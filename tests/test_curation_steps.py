@@ -28,6 +28,7 @@ from curation.steps import (
     ScrubPii,
     StripBoilerplate,
     pseudonym,
+    spam_reason,
 )
 from curation.text import char_shingles, dedup_key, normalise, repetition, zh_share
 from curation.topics import Taxonomy
@@ -304,3 +305,22 @@ def test_a_post_that_repeats_a_clause_is_kept_and_a_doubled_post_is_not():
     half = REPEATS_A_CLAUSE[: len(REPEATS_A_CLAUSE) // 2]
     keep, why = QuestionFilter(config).filter(_doc(body=half + half))
     assert (keep, why) == (False, "repetition:dup_10gram")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我老公沉迷赌博，还借了网贷，每个月都要还好几千，我该不该离婚？",
+        "我大学在做兼职，家里还有助学贷款，压力很大，晚上睡不着。",
+        "我爸天天买彩票，还去赌，家里的钱都输光了。",
+        "我被刷单骗了两万块，兼职没找到反而被骗，觉得自己特别蠢。",
+        "如果网贷的压力让你睡不着，可以先拨打心理咨询热线，和专业的人聊一聊。",
+    ],
+)
+def test_people_writing_about_gambling_debt_or_scams_are_not_ads(text):
+    assert spam_reason(text, 2, contact_rule=False) is None
+
+
+def test_ad_speak_beside_what_ads_sell_is_spam():
+    assert spam_reason("兼职刷单日赚五百，名额有限", 2, contact_rule=False) == "ad_words"
+    assert spam_reason("网贷秒批，低价利息", 2, contact_rule=False) == "ad_words"
