@@ -236,12 +236,14 @@ class Drafter:
             await self.limiter.acquire(est_tokens)
             reason, error, retry_after, retryable, status_refused = "error", "", None, True, False
             try:
-                reply = await self._once(messages, mode or self.mode, max_tokens)
+                # the client's timeout is per read: a server that trickles a byte a second never trips it
+                async with asyncio.timeout(self.retry.timeout):
+                    reply = await self._once(messages, mode or self.mode, max_tokens)
                 self.stats.prompt_tokens += reply.prompt_tokens
                 self.stats.completion_tokens += reply.completion_tokens
                 return reply
-            except openai.APITimeoutError as exc:
-                reason, error = "timeout", f"no reply within {self.retry.timeout:g}s ({exc})"
+            except (openai.APITimeoutError, TimeoutError) as exc:
+                reason, error = "timeout", f"no complete reply within {self.retry.timeout:g}s ({exc!r})"
             except openai.APIConnectionError as exc:
                 reason, error = "connection", str(exc.__cause__ or exc)
             except openai.APIStatusError as exc:

@@ -14,7 +14,8 @@ verbatim such as an HTTP date), timeout (answer after `delay` s), malformed_body
 malformed_content (reply text is not JSON), missing_layer (l4 left out), length / content_filter (that
 finish_reason), english (layers in English), drop (close the connection), reset (send half a body, then
 abort), error_body (HTTP 200 whose body is `{"error": ...}`), no_choices (`choices: []`), null_content
-(`content: null`), garbage (HTTP 200, bytes that are not UTF-8), no_usage (a valid reply without `usage`). A fault applies to requests whose last user message contains `match`
+(`content: null`), garbage (HTTP 200, bytes that are not UTF-8), no_usage (a valid reply without `usage`),
+trickle (headers, then a space every 0.2 s for `delay` s). A fault applies to requests whose last user message contains `match`
 (any request when None; all user turns are searched, so repairs match too), `times` times (-1: always). Replies default to a valid Chinese draft in the
 requested response format; pass `reply=fn(body)` to script them: a dict is sent as JSON (as <L1>… tags
 in text mode when its keys are l1..l4), a str is sent verbatim as the message content.
@@ -274,6 +275,16 @@ class OpenAIStub:
         if fault and fault.kind == "drop":
             request.transport.close()
             return web.Response(status=500)
+        if fault and fault.kind == "trickle":  # a byte every 0.2 s for `delay` s: no single read times out
+            response = web.StreamResponse(
+                headers={"Content-Type": "application/json", "Content-Length": "4096"}
+            )
+            await response.prepare(request)
+            for _ in range(int((fault.delay or 30) / 0.2)):
+                await response.write(b" ")
+                await asyncio.sleep(0.2)
+            request.transport.abort()
+            return response
         if fault and fault.kind == "reset":  # headers and half a body, then the connection is cut
             response = web.StreamResponse(
                 headers={"Content-Type": "application/json", "Content-Length": "4096"}

@@ -62,6 +62,7 @@ CASES = {
     11: ([Fault("null_content", match="问题11：", times=-1)], "invalid_reply", 2),
     12: ([Fault("no_usage", match="问题12：")], "drafted", 1),
     13: ([Fault("status", status=501, match="问题13：")], "http_501", 1),
+    14: ([Fault("trickle", delay=6, match="问题14：")], "drafted", 2),  # --timeout 1 is per request
 }
 
 
@@ -69,7 +70,9 @@ def test_hostile_endpoint_every_pair_drafted_or_failed_with_its_reason(tmp_path)
     write_curated(tmp_path / "cur", [thread(i) for i in CASES])
     faults = [f for fs, _, _ in CASES.values() for f in fs]
     with OpenAIStub(faults=faults) as stub:
+        started = time.monotonic()
         assert run_draft(tmp_path / "cur", tmp_path / "out", stub) == 0
+        assert time.monotonic() - started < 5  # the trickled reply was cut at the request timeout
         counts = {n: stub.count(match=f"问题{n}：") for n in CASES}
     drafted, failed = outcome(tmp_path / "out")
     for n, (_, expected, requests) in CASES.items():
