@@ -1,7 +1,8 @@
 """Deduplication over all records: questions first, then answers across threads.
 
 Exact duplicates share a dedup key; near duplicates share an LSH bucket and pass the exact Jaccard (or
-containment) check. Each cluster keeps one member: most answers, then longest, then earliest.
+containment) check. Each thread cluster keeps one member: most answers, then longest, then earliest.
+Each answer cluster keeps the copy under the thread with the fewest answers, then the longest, earliest.
 """
 
 from __future__ import annotations
@@ -30,8 +31,16 @@ def _thread_rank(doc: Record) -> tuple:
 
 
 def _answer_rank(item: tuple[Record, Record]) -> tuple:
+    # the copy under the thread with the fewest answers stays first: a thread whose only answer was
+    # pasted elsewhere too would otherwise be left empty while the other thread has answers to spare
     doc, answer = item
-    return (-len(answer["body"]), _earliest(answer.get("answered_at")), doc["_order"], answer["answer_id"])
+    return (
+        len(doc["answers"]),
+        -len(answer["body"]),
+        _earliest(answer.get("answered_at")),
+        doc["_order"],
+        answer["answer_id"],
+    )
 
 
 def verifier(config: CurationConfig) -> Verify:

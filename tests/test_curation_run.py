@@ -275,3 +275,96 @@ def test_sample_site_data(tmp_path):
     assert all(len(a["body"]) >= 100 for r in curated.values() for a in r["answers"])
     table = pq.read_table(tmp_path / "out" / "curated.parquet")
     assert isinstance(table, pa.Table) and table.num_rows == len(curated)
+
+
+# A short (71-character) post about gambling debts, reposted six ways, and a different person's post
+# that opens and closes the same way: the group keeps one post, the other post stays.
+SHORT_POST = (
+    "我今年29岁，结婚3年。老公去年开始沉迷赌博，偷偷借了8万网贷，我是上个月才发现的。"
+    "我现在每天晚上都睡不着，一想到这件事就心慌。我该不该离婚？"
+)
+SHORT_REPOSTS = {
+    "traditional": "我今年29歲，結婚3年。老公去年開始沉迷賭博，偷偷借了8萬網貸，我是上個月才發現的。"
+    "我現在每天晚上都睡不著，一想到這件事就心慌。我該不該離婚？",
+    "edits": "我今年29岁，结婚3年了。老公去年开始沉迷赌博，偷偷借了8万的网贷，我是上个月才发现。"
+    "我现在每天晚上都睡不着，一想到这件事就心慌。我该不该离婚？",
+    "punctuation": "我今年29岁,结婚3年.\n老公去年开始沉迷赌博 偷偷借了8万网贷 我是上个月才发现的!!\n"
+    "我现在每天晚上都睡不着,一想到这件事就心慌……我该不该离婚?",
+    "cut": "老公去年开始沉迷赌博，偷偷借了8万网贷，我是上个月才发现的。我现在每天晚上都睡不着，"
+    "一想到这件事就心慌。我该不该离婚？",
+    "appended": SHORT_POST + "补充一下，婆婆还让我帮他还钱。",
+    "full_width_digits": SHORT_POST.replace("29", "２９").replace("3年", "３年").replace("8万", "８万"),
+}
+DIFFERENT_PERSON = (
+    "我今年29岁，结婚3年。老婆总是拿我和她闺蜜的老公比，说我挣得少，吵架的时候还当着孩子的面摔东西。"
+    "我该不该离婚？"
+)
+LONG_ANSWER = (
+    "看到你的描述，能感受到你现在非常辛苦，一个人扛着这么大的秘密和压力。{}先不要急着做决定，"
+    "把睡眠和饮食照顾好，找一个信任的朋友或家人说一说。债务的事可以先理清楚金额和平台，必要时咨询律师，"
+    "了解哪些是夫妻共同债务。也可以和他约一个冷静的时间谈一谈，看看他是否愿意面对问题、接受帮助。"
+)
+
+
+def _short_thread(source_id: str, body: str, answer_note: str) -> dict:
+    return {
+        "source": "heldout",
+        "source_id": source_id,
+        "url": f"https://example.test/q/{source_id}",
+        "title": "老公赌博欠了网贷怎么办" if source_id != "other" else "老婆总是拿我和别人比",
+        "body": body,
+        "tags": [],
+        "asker": {"id": f"asker-{source_id}", "name": None, "anonymous": False},
+        "asked_at": "2024-01-01T10:00:00+08:00",
+        "answers": [
+            {
+                "answer_id": f"{source_id}-a0",
+                "body": LONG_ANSWER.format(answer_note),
+                "author": {"id": "c1", "name": "老师"},
+                "author_role": "counselor",
+                "answered_at": "2024-01-02T10:00:00+08:00",
+            }
+        ],
+        "crawled_at": "2024-02-01T00:00:00Z",
+    }
+
+
+OTHER_ANSWER = (
+    "被拿来比较的滋味很不好受，尤其是来自最亲近的人。你可以试着在双方都平静的时候告诉她，"
+    "这些比较让你觉得自己不被认可，而不是去争论谁挣得多。当着孩子的面摔东西会伤害孩子的安全感，"
+    "这一点需要你们一起约定停下来。如果沟通总是失败，可以考虑一起做几次婚姻咨询，由第三方帮助你们听见彼此。"
+)
+
+
+def test_short_reposts_of_a_debt_story_keep_one_post_and_a_similar_story_stays(tmp_path):
+    # a repost copies the thread, answer included; the other story has its own answer
+    rows = [_short_thread("orig", SHORT_POST, "")]
+    rows += [_short_thread(kind, body, "") for kind, body in SHORT_REPOSTS.items()]
+    other = _short_thread("other", DIFFERENT_PERSON, "")
+    other["answers"][0]["body"] = OTHER_ANSWER
+    rows.append(other)
+    write_jsonl(tmp_path / "raw.jsonl", rows)
+    done = run_cli("run", str(tmp_path / "raw.jsonl"), "--out", str(tmp_path / "out"), "--workers", "1")
+    assert done.returncode == 0, done.stderr
+    kept = set(pq.read_table(tmp_path / "out" / "curated.parquet").column("question_id").to_pylist())
+    group = {f"heldout:{sid}" for sid in ["orig", *SHORT_REPOSTS]}
+    assert len(kept & group) == 1, kept
+    assert "heldout:other" in kept
+
+
+def test_an_answer_pasted_under_two_threads_stays_where_it_is_the_only_answer(tmp_path):
+    shared = LONG_ANSWER.format("")
+    two = _short_thread("orig", SHORT_POST, "")
+    two["answers"] = [
+        {**two["answers"][0], "answer_id": "orig-a0", "body": shared + "另外，也请记得照顾好自己的身体。"},
+        {**two["answers"][0], "answer_id": "orig-a1", "body": LONG_ANSWER.format("离婚是很大的决定，")[::-1]},
+    ]
+    one = _short_thread("other", DIFFERENT_PERSON, "")
+    one["answers"][0]["body"] = shared
+    write_jsonl(tmp_path / "raw.jsonl", [two, one])
+    done = run_cli("run", str(tmp_path / "raw.jsonl"), "--out", str(tmp_path / "out"), "--workers", "1")
+    assert done.returncode == 0, done.stderr
+    curated = {r["question_id"]: r for r in pq.read_table(tmp_path / "out" / "curated.parquet").to_pylist()}
+    assert set(curated) == {"heldout:orig", "heldout:other"}
+    assert [a["answer_id"] for a in curated["heldout:orig"]["answers"]] == ["orig-a1"]
+    assert [a["answer_id"] for a in curated["heldout:other"]["answers"]] == ["other-a0"]
