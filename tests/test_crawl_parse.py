@@ -118,7 +118,7 @@ def test_answer_page_failure_keeps_gathered_answers(spider: YixinliSpider) -> No
         def getErrorMessage(self) -> str:  # noqa: N802 - twisted's name
             return "connection lost"
 
-    saved = list(spider.answer_page_failed(FakeFailure(request)))
+    saved = list(spider.later_page_failed(FakeFailure(request)))
     assert len(saved) == 1 and len(saved[0]["answers"]) == 10
 
 

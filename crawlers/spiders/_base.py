@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import scrapy
@@ -23,6 +24,15 @@ def select(node: Selector | SelectorList, query: str) -> SelectorList:
     """A selector from the SELECTORS table: XPath when it starts with '/', './' or '(' (or is '.'), else CSS."""
     is_xpath = query == "." or query.startswith(("/", "./", "(", ".."))
     return node.xpath(query) if is_xpath else node.css(query)
+
+
+def select_any(node: Selector | SelectorList, queries: tuple[str, ...]) -> SelectorList:
+    """What the first query that finds anything finds (the variants of one field, in order)."""
+    for query in queries:
+        found = select(node, query)
+        if found:
+            return found
+    return select(node, queries[0])
 
 
 def first_text(node: Selector | SelectorList, *queries: str) -> str | None:
@@ -138,6 +148,16 @@ class ThreadSpider(scrapy.Spider):
             return False
         self.crawler.stats.inc_value("incremental/skipped")
         return True
+
+    def later_page_failed(self, failure: Failure) -> Iterator[dict[str, Any]]:
+        """Errback of a thread's later answer page: keep the thread with what it has gathered so far."""
+        self.crawler.stats.inc_value(f"{self.name}/partial_threads")
+        self.logger.warning(
+            "Answer page failed: %s (%s); saving the thread with the answers gathered so far",
+            failure.request.url,
+            failure.getErrorMessage(),
+        )
+        yield failure.request.cb_kwargs["thread"]
 
     def request_failed(self, failure: Failure) -> None:
         if failure.check(IgnoreRequest):  # robots.txt forbids it, or the crawl is closing

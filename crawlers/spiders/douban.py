@@ -15,12 +15,11 @@ from urllib.parse import urljoin
 import scrapy
 from parsel import Selector
 from scrapy.http import Response
-from twisted.python.failure import Failure
 
 from crawlers.health import FieldSpec
 from crawlers.items import raw_answer, raw_thread
 from crawlers.parsing import iso_utc, now_utc, parse_count, parse_time
-from crawlers.spiders._base import ThreadSpider, block_text, first_attr, first_text, select
+from crawlers.spiders._base import ThreadSpider, block_text, first_attr, first_text, select_any
 
 # Every selector of this spider, in one place (../shared/reference/yixinli.md, "Douban groups").
 SELECTORS: dict[str, tuple[str, ...]] = {
@@ -84,7 +83,7 @@ class DoubanSpider(ThreadSpider):
 
     def parse_list(self, response: Response, page: int = 1) -> Iterator[scrapy.Request]:
         self.crawler.stats.inc_value("douban/list_pages")
-        table_rows = _select_any(response, SELECTORS["list_row"])
+        table_rows = select_any(response, SELECTORS["list_row"])
         rows = 0
         for row in table_rows:
             m = TOPIC_ID.search(first_attr(row, *SELECTORS["list_link"]) or "")
@@ -171,7 +170,7 @@ class DoubanSpider(ThreadSpider):
         crawled = datetime.fromisoformat(thread["crawled_at"])
         seen = {a["answer_id"] for a in thread["answers"]}
         added = []
-        for li in _select_any(response, SELECTORS["replies"]):
+        for li in select_any(response, SELECTORS["replies"]):
             reply = self._reply(li, crawled)
             if reply and reply["answer_id"] not in seen:
                 seen.add(reply["answer_id"])
@@ -185,7 +184,7 @@ class DoubanSpider(ThreadSpider):
             yield scrapy.Request(
                 urljoin(response.url, next_href),
                 callback=self.parse_reply_page,
-                errback=self.reply_page_failed,
+                errback=self.later_page_failed,
                 cb_kwargs={"thread": thread},
                 priority=20,
             )
@@ -210,20 +209,3 @@ class DoubanSpider(ThreadSpider):
             comment_count=None,
             answered_at=parse_time(first_text(li, *SELECTORS["reply_time"]), crawled),
         )
-
-    def reply_page_failed(self, failure: Failure) -> Iterator[dict[str, Any]]:
-        self.crawler.stats.inc_value("douban/partial_threads")
-        self.logger.warning(
-            "Reply page failed: %s (%s); saving the topic with the replies gathered so far",
-            failure.request.url,
-            failure.getErrorMessage(),
-        )
-        yield failure.request.cb_kwargs["thread"]
-
-
-def _select_any(node: Any, queries: tuple[str, ...]) -> Any:
-    for query in queries:
-        found = select(node, query)
-        if found:
-            return found
-    return select(node, queries[0])

@@ -15,12 +15,11 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import scrapy
 from parsel import Selector
 from scrapy.http import Response
-from twisted.python.failure import Failure
 
 from crawlers.health import FieldSpec
 from crawlers.items import raw_answer, raw_thread
 from crawlers.parsing import html_to_text, iso_utc, now_utc, parse_count, parse_time
-from crawlers.spiders._base import ThreadSpider, block_text, first_attr, first_text, select
+from crawlers.spiders._base import ThreadSpider, block_text, first_attr, first_text, select, select_any
 
 # Every selector of this spider, in one place (see ../shared/reference/yixinli.md). CSS unless the
 # query starts with '/', './' or '(', which makes it XPath. Answer fields are relative to the answer `li`.
@@ -126,7 +125,7 @@ class YixinliSpider(ThreadSpider):
 
     # ------------------------------------------------------------------ list pages
     def parse_list(self, response: Response, page: int = 1) -> Iterator[scrapy.Request]:
-        rows = _select_any(response, SELECTORS["list_row"])
+        rows = select_any(response, SELECTORS["list_row"])
         self.crawler.stats.inc_value("yixinli/list_pages")
         links = [
             m.group(1)
@@ -196,7 +195,7 @@ class YixinliSpider(ThreadSpider):
             url=self.question_url(page_qid),
             title=first_text(response, *SELECTORS["title"]),
             body=_question_body(response),
-            tags=[t for t in (first_text(li, ".") for li in _select_any(response, SELECTORS["tags"])) if t],
+            tags=[t for t in (first_text(li, ".") for li in select_any(response, SELECTORS["tags"])) if t],
             asker=asker,
             asked_at=parse_time(first_text(response, *SELECTORS["asked_at"]), crawled),
             view_count=parse_count(first_text(response, *SELECTORS["view_count"])),
@@ -232,7 +231,7 @@ class YixinliSpider(ThreadSpider):
         crawled = _parse_iso(thread["crawled_at"])
         seen = {a["answer_id"] for a in thread["answers"]}
         added = []
-        for index, li in enumerate(_select_any(response, SELECTORS["answers"])):
+        for index, li in enumerate(select_any(response, SELECTORS["answers"])):
             answer = self._answer(li, crawled, f"{thread['source_id']}-p{page}-{index}")
             if answer is not None and answer["answer_id"] not in seen:
                 seen.add(answer["answer_id"])
@@ -248,7 +247,7 @@ class YixinliSpider(ThreadSpider):
             yield scrapy.Request(
                 next_url,
                 callback=self.parse_answer_page,
-                errback=self.answer_page_failed,
+                errback=self.later_page_failed,
                 cb_kwargs={"thread": thread, "page": page + 1},
                 priority=20,
             )
@@ -261,7 +260,7 @@ class YixinliSpider(ThreadSpider):
         if not added:
             return None  # a page with nothing new ends the thread, whatever the links say
         qid = thread["source_id"]
-        for href in _select_any(response, SELECTORS["next_page"]).getall():
+        for href in select_any(response, SELECTORS["next_page"]).getall():
             url = urljoin(response.url, href)
             parts = urlsplit(url)
             if f"/qa/{qid}" in parts.path and _page_param(parts.query) == page + 1:
@@ -300,15 +299,6 @@ class YixinliSpider(ThreadSpider):
         )
 
     # ------------------------------------------------------------------ failures
-    def answer_page_failed(self, failure: Failure) -> Iterator[dict[str, Any]]:
-        """Keep what the thread already has: its first answer pages are not lost with a later one."""
-        self.crawler.stats.inc_value("yixinli/partial_threads")
-        self.logger.warning(
-            "Answer page failed: %s (%s); saving the thread with the answers gathered so far",
-            failure.request.url,
-            failure.getErrorMessage(),
-        )
-        yield failure.request.cb_kwargs["thread"]
 
 
 def answer_coverage(answers: list[dict[str, Any]], qid: str) -> dict[str, bool]:
@@ -323,14 +313,6 @@ def answer_coverage(answers: list[dict[str, Any]], qid: str) -> dict[str, bool]:
         "comments": all(a["comment_count"] is not None for a in answers),
         "answered_at": all(a["answered_at"] is not None for a in answers),
     }
-
-
-def _select_any(node: Any, queries: tuple[str, ...]) -> Any:
-    for query in queries:
-        found = select(node, query)
-        if found:
-            return found
-    return select(node, queries[0])
 
 
 def _asker(response: Response) -> dict[str, Any]:
