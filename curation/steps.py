@@ -121,9 +121,10 @@ SOLICIT = re.compile(r"(加我|联系我|私聊|私信|咨询|预约|找我|详�
 
 def spam_reason(text: str, min_ad_words: int, contact_rule: bool) -> str | None:
     ads = len(AD_WORDS.findall(text))
-    if ads and ads + len(AD_TOPICS.findall(text)) >= min_ad_words:
-        return "ad_words"
-    if contact_rule and CONTACT.search(text) and SOLICIT.search(text):
+    solicits = CONTACT.search(text) is not None and SOLICIT.search(text) is not None
+    if (ads or solicits) and ads + len(AD_TOPICS.findall(text)) >= min_ad_words:
+        return "ad_words"  # ad-speak, or what ads sell plus "add me at <WECHAT>"
+    if contact_rule and solicits:
         return "contact_solicitation"
     return None
 

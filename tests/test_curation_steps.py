@@ -324,3 +324,5 @@ def test_people_writing_about_gambling_debt_or_scams_are_not_ads(text):
 def test_ad_speak_beside_what_ads_sell_is_spam():
     assert spam_reason("兼职刷单日赚五百，名额有限", 2, contact_rule=False) == "ad_words"
     assert spam_reason("网贷秒批，低价利息", 2, contact_rule=False) == "ad_words"
+    assert spam_reason("兼职刷单，加我<WECHAT>", 2, contact_rule=False) == "ad_words"
+    assert spam_reason("我做兼职被刷单骗了，骗子的微信是<WECHAT>", 2, contact_rule=False) is None
