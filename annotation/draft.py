@@ -13,8 +13,10 @@ import os
 import resource
 import signal
 import sys
+import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -294,6 +296,70 @@ async def run_drafting(jobs, store, config, prompt, params, base_url, api_key, s
         await client.close()
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_GRACE_S = 10.0
+
+
+def run_until_stopped(coro) -> bool:
+    """Run the drafting; True when Ctrl-C or SIGTERM stopped it. The first signal cancels the requests in
+    flight (what arrived is already on disk); later ones are ignored, so pressing Ctrl-C twice can neither
+    hang the shutdown nor leave a traceback, and after STOP_GRACE_S the loop is stopped regardless."""
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(coro)
+    stopped = False
+    handle_signals = threading.current_thread() is threading.main_thread()
+    original = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+
+    def stop() -> None:
+        nonlocal stopped
+        if stopped:
+            return
+        stopped = True
+        print("\nstopping: saving the drafts that arrived (Ctrl-C again is ignored)", file=sys.stderr)
+        task.cancel()
+        loop.call_later(STOP_GRACE_S, loop.stop)
+
+    for sig in STOP_SIGNALS if handle_signals else ():
+        loop.add_signal_handler(sig, stop)
+    try:
+        loop.run_until_complete(task)
+    except (asyncio.CancelledError, RuntimeError):  # cancelled by stop(), or loop.stop() after the grace
+        if not stopped:
+            raise
+    finally:
+        for sig in STOP_SIGNALS if handle_signals else ():
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, signal.SIG_IGN)
+        try:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for leftover in pending:
+                leftover.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.wait(pending, timeout=2))
+            loop.close()
+        finally:
+            # once stopped, the run only saves and reports: late presses of Ctrl-C stay ignored till exit
+            for sig, handler in original.items() if handle_signals and not stopped else ():
+                signal.signal(sig, handler)
+    return stopped
+
+
+@contextmanager
+def signals_ignored():
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    ):
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -340,19 +406,16 @@ def main(argv: list[str]) -> int:
 
     state = RunState()
     interrupted, fatal = False, None
-    # `kill PID` (SIGTERM) stops the run as Ctrl-C does: what arrived is compacted and summarised
-    previous_term = signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
     try:
         if jobs:  # nothing to request: no client, no probe
-            asyncio.run(run_drafting(jobs, store, config, prompt, params, base_url, api_key, state))
-    except KeyboardInterrupt:
-        interrupted = True
+            interrupted = run_until_stopped(
+                run_drafting(jobs, store, config, prompt, params, base_url, api_key, state)
+            )
     except DraftFailure as exc:  # the probe could not reach a working endpoint
         fatal = exc
-    finally:
-        signal.signal(signal.SIGTERM, previous_term)
     fatal = fatal or state.fatal
-    coe, failures = store.compact()
+    with signals_ignored():  # a second Ctrl-C must not cut the compaction short
+        coe, failures = store.compact()
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     wall = time.monotonic() - started
     stats, failed = (state.drafter.stats if state.drafter else None), state.failed

@@ -157,3 +157,28 @@ def test_sigterm_saves_what_arrived_like_ctrl_c(tmp_path):
         done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, timeout=60)
         assert done.returncode == 0
         assert stub.count() - before == 30 - saved  # only what was missing
+
+
+def test_ctrl_c_pressed_repeatedly_neither_hangs_nor_loses_drafts(tmp_path):
+    write_curated(tmp_path / "cur", [thread(i) for i in range(200)])
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with OpenAIStub(latency=0.05) as stub:
+        args = [sys.executable, "-m", "annotation", "draft", str(tmp_path / "cur"), "--out", str(out)]
+        args += ["--model", "m1", "--base-url", stub.url, "--concurrency", "16"]
+        proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while stub.count() < 40 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for _ in range(5):  # an impatient user: asyncio's own handler hung or died in its cleanup here
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.005)
+        _, err = proc.communicate(timeout=20)
+        err = err.decode()
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err and "INTERRUPTED" in err
+        saved = pq.read_table(out / "coe.parquet").num_rows
+        before = stub.count()
+        done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, timeout=60)
+        assert done.returncode == 0
+        assert stub.count() - before == 200 - saved
