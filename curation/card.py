@@ -259,7 +259,17 @@ def _flatten_numbers(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 # Parts of report.json that describe the run, not the data (timing differs between identical runs).
-REPORT_SKIPPED = ("steps", "stages", "stage_order", "timing", "settings", "inputs", "bad_input", "topics", "lengths")
+REPORT_SKIPPED = (
+    "steps",
+    "stages",
+    "stage_order",
+    "timing",
+    "settings",
+    "inputs",
+    "bad_input",
+    "topics",
+    "lengths",
+)
 
 
 def _step_rows(report: Mapping[str, Any]) -> list[list[Any]]:

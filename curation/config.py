@@ -70,6 +70,13 @@ class CurationConfig:
     )
     ngram: int = field(default=5, metadata={"help": "shingle size (5 for char, 3 for word)"})
     dedup_answers: bool = field(default=True, metadata={"help": "also deduplicate answers across threads"})
+    answer_dedup_empties_threads: bool = field(
+        default=False,
+        metadata={
+            "help": "drop a duplicate answer even when it is its thread's last one (the thread is then "
+            "rejected); by default that copy stays, marked with dup_cluster"
+        },
+    )
     max_bucket_pairs: int = field(
         default=64, metadata={"help": "members of one LSH bucket compared pairwise"}
     )

@@ -125,6 +125,7 @@ def dedup_answers(
     )
     stats.counters.update({f"answers_{k}": v for k, v in info.items() if isinstance(v, int)})
     dropped: set[int] = set()
+    left = {id(doc): len(doc["answers"]) for doc in records}
     sizes = []
     for members in uf.clusters().values():
         if len(members) == 1:
@@ -136,6 +137,13 @@ def dedup_answers(
         sizes.append(len(members))
         for i in ranked[1:]:
             doc, answer = items[i]
+            if left[id(doc)] == 1 and not config.answer_dedup_empties_threads:
+                # the thread's last answer: keep the pair (marked), or a shared answer pool would
+                # take whole questions with it
+                answer["dup_cluster"] = cluster_id
+                stats.counters["answers_kept_as_last_answer"] += 1
+                continue
+            left[id(doc)] -= 1
             detail = f"cluster {cluster_id}, kept {keep_doc['question_id']}/{keep_answer['answer_id']}"
             rejects.append(
                 reject_row(

@@ -368,3 +368,23 @@ def test_an_answer_pasted_under_two_threads_stays_where_it_is_the_only_answer(tm
     assert set(curated) == {"heldout:orig", "heldout:other"}
     assert [a["answer_id"] for a in curated["heldout:orig"]["answers"]] == ["orig-a1"]
     assert [a["answer_id"] for a in curated["heldout:other"]["answers"]] == ["other-a0"]
+
+
+def test_a_shared_answer_pool_never_empties_distinct_questions(tmp_path):
+    rng = random.Random(9)
+    rows = [raw_thread(i, rng, n_answers=1) for i in range(6)]
+    pooled = rows[0]["answers"][0]["body"]
+    for row in rows:
+        row["answers"][0]["body"] = pooled  # one stock answer under six different questions
+    write_jsonl(tmp_path / "raw.jsonl", rows)
+    done = run_cli("run", str(tmp_path / "raw.jsonl"), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    curated = pq.read_table(tmp_path / "out" / "curated.parquet").to_pylist()
+    assert len(curated) == 6
+    assert len({r["answers"][0]["dup_cluster"] for r in curated}) == 1  # all marked as one cluster
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert report["stages"]["dedup"]["counters"]["answers_kept_as_last_answer"] == 5
+    strict = tmp_path / "strict"
+    done = run_cli("run", str(tmp_path / "raw.jsonl"), "--out", str(strict), "--answer-dedup-empties-threads")
+    assert done.returncode == 0, done.stderr
+    assert pq.read_table(strict / "curated.parquet").num_rows == 1
