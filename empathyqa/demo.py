@@ -174,6 +174,8 @@ class Demo:
             "--version",
             DEMO_VERSION,
             "--include-drafts",
+            "--split",
+            "0.8,0.1,0.1",  # the sample is small: a few test posts for the evaluation stage
             "--out",
             str(versions),
         )
@@ -239,7 +241,15 @@ class Demo:
             self.evaluate(release, runs)
         finally:
             self.stop_servers()
-        self.banner(f"done: outputs under {self.work}")
+        self.banner("done")
+        print(f"  raw threads   {self.work / 'raw'}")
+        print(f"  curated       {self.work / 'curated'} (report.md: what each step removed)")
+        print(f"  CoE drafts    {self.work / 'coe'}")
+        if (self.work / "reviewed").exists():
+            print(f"  reviewed      {self.work / 'reviewed'}")
+        print(f"  release       {release} (README.md is the dataset card)")
+        print(f"  models        {runs} (model, sft, reward, grpo)")
+        print(f"  evaluation    {self.work / 'eval' / 'report'}")
 
 
 def main(argv: list[str] | None = None) -> int:
