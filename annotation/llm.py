@@ -243,7 +243,7 @@ class Drafter:
                 self.stats.completion_tokens += reply.completion_tokens
                 return reply
             except (openai.APITimeoutError, TimeoutError) as exc:
-                reason, error = "timeout", f"no complete reply within {self.retry.timeout:g}s ({exc!r})"
+                reason, error = _timeout_or_connection(exc, self.retry.timeout)
             except openai.APIConnectionError as exc:
                 reason, error = "connection", str(exc.__cause__ or exc)
             except openai.APIStatusError as exc:
@@ -288,6 +288,18 @@ class Drafter:
 
 class _BadBody(Exception):
     pass
+
+
+def _timeout_or_connection(exc: BaseException, timeout: float) -> tuple[str, str]:
+    """The openai aiohttp transport reports a refused or reset connection as a timeout: tell them apart."""
+    if isinstance(exc, TimeoutError):  # our own deadline over the whole reply
+        return "timeout", f"no complete reply within {timeout:g}s"
+    root = exc
+    while root.__cause__ is not None:
+        root = root.__cause__
+    if root is exc or isinstance(root, TimeoutError) or "Timeout" in type(root).__name__:
+        return "timeout", f"no complete reply within {timeout:g}s"
+    return "connection", f"{type(root).__name__}: {root}"[:300]
 
 
 def _chat_body(raw: bytes) -> dict[str, Any]:

@@ -62,7 +62,9 @@ CASES = {
     11: ([Fault("null_content", match="问题11：", times=-1)], "invalid_reply", 2),
     12: ([Fault("no_usage", match="问题12：")], "drafted", 1),
     13: ([Fault("status", status=501, match="问题13：")], "http_501", 1),
-    14: ([Fault("trickle", delay=6, match="问题14：")], "drafted", 2),  # --timeout 1 is per request
+    14: ([Fault("trickle", delay=10, match="问题14：")], "drafted", 2),  # --timeout 1 is per request
+    15: ([Fault("drop", match="问题15：", times=-1)], "connection", 4),  # not reported as a timeout
+    16: ([Fault("timeout", delay=3, match="问题16：", times=-1)], "timeout", 4),
 }
 
 
@@ -72,7 +74,7 @@ def test_hostile_endpoint_every_pair_drafted_or_failed_with_its_reason(tmp_path)
     with OpenAIStub(faults=faults) as stub:
         started = time.monotonic()
         assert run_draft(tmp_path / "cur", tmp_path / "out", stub) == 0
-        assert time.monotonic() - started < 5  # the trickled reply was cut at the request timeout
+        assert time.monotonic() - started < 8  # the trickled reply was cut at the request timeout
         counts = {n: stub.count(match=f"问题{n}：") for n in CASES}
     drafted, failed = outcome(tmp_path / "out")
     for n, (_, expected, requests) in CASES.items():
@@ -182,3 +184,13 @@ def test_ctrl_c_pressed_repeatedly_neither_hangs_nor_loses_drafts(tmp_path):
         done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, timeout=60)
         assert done.returncode == 0
         assert stub.count() - before == 200 - saved
+
+
+def test_unreachable_endpoint_says_connection_refused_not_timeout(tmp_path, capsys):
+    write_curated(tmp_path / "cur", [thread(1)])
+    with OpenAIStub() as stub:
+        url = stub.url  # a port that was just free and is closed again
+    args = [str(tmp_path / "cur"), "--out", str(tmp_path / "out"), "--model", "m1", "--base-url", url, *FAST]
+    assert draft.main(args) == 1
+    err = capsys.readouterr().err
+    assert "ConnectionRefusedError" in err and "within" not in err
