@@ -8,7 +8,10 @@ import sys
 COMMANDS = {
     "draft": ("annotation.draft", "an LLM drafts the Chain-of-Empathy for curated (question, answer) pairs"),
     "batch": ("annotation.batch", "export pairs as OpenAI Batch JSONL / ingest a results file"),
-    "review": ("annotation.review", "push drafts to Label Studio, add annotators, status, pull verified records"),
+    "review": (
+        "annotation.review",
+        "push drafts to Label Studio, add annotators, status, pull verified records",
+    ),
 }
 
 
