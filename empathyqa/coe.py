@@ -68,6 +68,11 @@ def parse_completion(text: str) -> ParsedCompletion | None:
     return ParsedCompletion(**parts)
 
 
+def chat_messages(prompt: str) -> list[dict[str, str]]:
+    """The conversation before the model's turn, the same in training (SFT, GRPO) and evaluation."""
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
+
+
 def build_prompt(title: str, question: str) -> str:
     """The user turn as training and evaluation see it."""
     title = (title or "").strip()

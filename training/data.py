@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from empathyqa.coe import SYSTEM_PROMPT, build_prompt, parse_completion
+from empathyqa.coe import build_prompt, chat_messages, parse_completion
 from training.common import TrainingInputError
 
 SPLITS = ("train", "validation", "test")
@@ -85,7 +85,7 @@ def query_text(row: dict[str, Any]) -> str:
 
 
 def prompt_messages(row: dict[str, Any]) -> list[dict[str, str]]:
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": query_text(row)}]
+    return chat_messages(query_text(row))
 
 
 def is_risky(row: dict[str, Any]) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from empathyqa.coe import SYSTEM_PROMPT, build_prompt, parse_completion
+from empathyqa.coe import build_prompt, chat_messages, parse_completion
 from empathyqa.io import write_parquet_atomic
 from empathyqa.progress import progress
 from empathyqa.schema import LAYERS_STRUCT, RELEASE_ROW
@@ -129,10 +129,6 @@ def split_output(text: str) -> tuple[str, dict[str, str] | None, bool]:
     return (text or "").strip(), None, False
 
 
-def messages_for(prompt: str) -> list[dict[str, str]]:
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
-
-
 @dataclass
 class GenerateOptions:
     max_new_tokens: int = 768
@@ -202,7 +198,7 @@ def local_rows(model_path: str, posts: list[Post], options: GenerateOptions) -> 
     batches = [posts[i : i + options.batch_size] for i in range(0, len(posts), options.batch_size)]
     for batch in progress(batches, desc=f"generate {path.name}", unit="batch"):
         texts = [
-            tokenizer.apply_chat_template(messages_for(p.prompt), tokenize=False, add_generation_prompt=True)
+            tokenizer.apply_chat_template(chat_messages(p.prompt), tokenize=False, add_generation_prompt=True)
             for p in batch
         ]
         encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
@@ -240,7 +236,7 @@ def endpoint_rows(model_name: str, posts: list[Post], options: GenerateOptions) 
         try:
             reply = client.chat.completions.create(
                 model=model_name,
-                messages=messages_for(post.prompt),
+                messages=chat_messages(post.prompt),
                 max_tokens=options.max_new_tokens,
                 temperature=options.temperature,
                 top_p=options.top_p,
