@@ -257,16 +257,7 @@ def signup_user(url: str, admin_token: str, email: str, password: str) -> str:
     invite.raise_for_status()
     link = invite.json()["invite_url"]
     with httpx.Client(base_url=url, timeout=60) as client:
-        client.get(link)
-        reply = client.post(
-            link,
-            data={
-                "email": email,
-                "password": password,
-                "csrfmiddlewaretoken": client.cookies.get("csrftoken", ""),
-            },
-            headers={"Referer": f"{url}{link}"},
-        )
+        reply = _post_account_form(client, url, link, email, password)
         if reply.status_code != 302:
             raise ServerError(f"Label Studio refused to create {email}: {_form_errors(reply.text)}")
         return _session_token(client)
@@ -275,19 +266,26 @@ def signup_user(url: str, admin_token: str, email: str, password: str) -> str:
 def login_token(url: str, email: str, password: str) -> str:
     """The API token of an existing account, by logging in with its password."""
     with httpx.Client(base_url=url, timeout=60) as client:
-        client.get("/user/login/")
-        reply = client.post(
-            "/user/login/",
-            data={
-                "email": email,
-                "password": password,
-                "csrfmiddlewaretoken": client.cookies.get("csrftoken", ""),
-            },
-            headers={"Referer": f"{url}/user/login/"},
-        )
+        reply = _post_account_form(client, url, "/user/login/", email, password)
         if reply.status_code != 302:
             raise ServerError(f"Label Studio did not accept the login of {email}")
         return _session_token(client)
+
+
+def _post_account_form(
+    client: httpx.Client, url: str, path: str, email: str, password: str
+) -> httpx.Response:
+    """Submit an email + password form the way a browser does: fetch it for the CSRF cookie, then post."""
+    client.get(path)
+    return client.post(
+        path,
+        data={
+            "email": email,
+            "password": password,
+            "csrfmiddlewaretoken": client.cookies.get("csrftoken", ""),
+        },
+        headers={"Referer": f"{url}{path}"},
+    )
 
 
 def _form_errors(html: str) -> str:
