@@ -32,7 +32,7 @@ $(LS_VENV)/.installed:
 	touch $@
 
 demo: install install-ls
-	$(PY) -m empathyqa.demo
+	$(PY) -m demo
 
 test: install install-ls
 	$(PY) -m pytest -q
@@ -49,10 +49,10 @@ bench: install
 	for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 label-studio: install install-ls
-	$(PY) -m annotation.ls_server start --port $(LS_PORT)
+	$(PY) -m annotation.review.server start --port $(LS_PORT)
 
 label-studio-stop: install
-	$(PY) -m annotation.ls_server stop
+	$(PY) -m annotation.review.server stop
 
 sample-site: install
 	$(PY) -m crawlers.sample_site --port 8070

@@ -6,10 +6,13 @@ import importlib
 import sys
 
 COMMANDS = {
-    "draft": ("annotation.draft", "an LLM drafts the Chain-of-Empathy for curated (question, answer) pairs"),
-    "batch": ("annotation.batch", "export pairs as OpenAI Batch JSONL / ingest a results file"),
+    "draft": (
+        "annotation.draft.drafter",
+        "an LLM drafts the Chain-of-Empathy for curated (question, answer) pairs",
+    ),
+    "batch": ("annotation.draft.batch", "export pairs as OpenAI Batch JSONL / ingest a results file"),
     "review": (
-        "annotation.review",
+        "annotation.review.commands",
         "push drafts to Label Studio, add annotators, status, pull verified records",
     ),
 }

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from annotation.costs import rough_tokens
+from annotation.draft.costs import rough_tokens
 
 MODEL = "empathyqa-offline-sample"
 NOTE = "离线示例端点（offline sample）：以下共情链为示例数据中预先写好的草稿，不是模型生成的。"

@@ -28,10 +28,10 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 from _draft_helpers import thread, write_curated  # noqa: E402
 
 from annotation import draft  # noqa: E402
-from annotation.cache import DraftStore  # noqa: E402
-from annotation.llm import Drafter, GenParams, RateLimiter, RetryPolicy, make_client  # noqa: E402
-from annotation.prompting import load_prompt, response_format  # noqa: E402
-from annotation.selection import read_curated, select_pairs  # noqa: E402
+from annotation.draft.llm import Drafter, GenParams, RateLimiter, RetryPolicy, make_client  # noqa: E402
+from annotation.draft.prompting import load_prompt, response_format  # noqa: E402
+from annotation.draft.selection import read_curated, select_pairs  # noqa: E402
+from annotation.draft.store import DraftStore  # noqa: E402
 
 
 def start_stub(latency: float, folder: Path) -> tuple[subprocess.Popen, str]:

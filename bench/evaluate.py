@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.evaluate_metrics import chars, lcs_length, lcs_length_table, system_metrics  # noqa: E402
+from training.evaluate.metrics import chars, lcs_length, lcs_length_table, system_metrics  # noqa: E402
 
 POOL = (
     "我你他她的了是在有不这就也都要会很能说想好心情绪感到难过焦虑压力生活工作家人朋友自己理解支持试着可以慢慢"

@@ -25,9 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 from _release_helpers import TOPICS, coe_record, thread, write_inputs  # noqa: E402
 
-from curation.release import main  # noqa: E402
-from curation.release_checks import check_tables, load_scrub, verify_release  # noqa: E402
-from curation.release_splits import assign_splits  # noqa: E402
+from curation.release.build import main  # noqa: E402
+from curation.release.checks import check_tables, load_scrub, verify_release  # noqa: E402
+from curation.release.splits import assign_splits  # noqa: E402
 
 
 def _inputs(root: Path, questions: int) -> dict[str, Path]:

@@ -3,7 +3,7 @@ majority resolution with text similarity, and Krippendorff's alpha.
 
     .venv/bin/python bench/review.py --tasks 300 --annotators 3
 
-Compares `annotation.agreement.levenshtein` (shared prefix/suffix trimmed first) with plain
+Compares `annotation.review.agreement.levenshtein` (shared prefix/suffix trimmed first) with plain
 dynamic programming as the baseline, on ~90-character layers where reviewers edit a phrase or two.
 """
 
@@ -19,8 +19,8 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from annotation import agreement  # noqa: E402
-from annotation.agreement import Vote, alpha, layers_edit_distance, resolve  # noqa: E402
+from annotation.review import agreement  # noqa: E402
+from annotation.review.agreement import Vote, alpha, layers_edit_distance, resolve  # noqa: E402
 
 CHARS = "的一是不了人我在有他这为大来以个中上们到说和也时要就下得可你生自会那后能对着事里去过家用发天心想情感焦虑压力睡觉妈"
 

@@ -1,7 +1,7 @@
 """Shared fixtures. `label_studio`: one real Label Studio server per test session.
 
 It starts from `.venv-ls` (`make install-ls`) on a free 127.0.0.1 port with a temporary data dir,
-through `annotation.ls_server` (the same code as `make label-studio`), and stops at the end.
+through `annotation.review.server` (the same code as `make label-studio`), and stops at the end.
 
     def test_something(label_studio):
         client = label_studio.client()                    # admin, label_studio_sdk.LabelStudio
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from annotation import ls_server
+from annotation.review import server as ls_server
 
 START_TIMEOUT_S = 420.0  # a fresh data dir takes ~30 s alone, minutes on a busy 2-core machine
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from empathyqa.coe import build_prompt, chat_messages, parse_completion
-from training.common import TrainingInputError
+from training.args import TrainingInputError
 
 SPLITS = ("train", "validation", "test")
 REQUIRED_COLUMNS = ("question_id", "question", "answer", "answer_role", "likes", "prompt", "completion")

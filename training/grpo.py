@@ -14,10 +14,10 @@ from pathlib import Path
 
 from trl import GRPOConfig, GRPOTrainer, ModelConfig, get_peft_config
 
-from training.common import TrainingInputError, parse_config, resolve_resume, run_main, summarize_log
+from training.args import TrainingInputError, parse_config, resolve_resume, run_main, summarize_log
 from training.data import DataArguments, grpo_examples, load_split, query_text
+from training.grpo_rewards import AnswerQualityReward, LengthPenalty, format_reward
 from training.policy import load_policy, sample_generation, save_policy
-from training.rewards import AnswerQualityReward, LengthPenalty, format_reward
 
 GRPO_DEFAULTS = {"output_dir": "runs/grpo", "report_to": "none", "num_generations": 4}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from training.common import TrainingInputError, check_model_path, load_pretrained
+from training.args import TrainingInputError, check_model_path, load_pretrained
 
 
 def load_policy(model_args, training_args):

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.common import TrainingInputError, check_model_path, load_pretrained, parse_config, run_main
+from training.args import TrainingInputError, check_model_path, load_pretrained, parse_config, run_main
 from training.data import DataArguments, contrastive_groups, load_split
 from training.reward_model import (
     Encoder,

@@ -10,7 +10,7 @@ import sys
 
 from trl import ModelConfig, SFTConfig, SFTTrainer, get_peft_config
 
-from training.common import parse_config, resolve_resume, run_main
+from training.args import parse_config, resolve_resume, run_main
 from training.data import DataArguments, load_split, sft_examples
 from training.policy import load_policy, sample_generation, save_policy
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from trl import TrlParser
 
-from training.common import TrainingInputError, run_main
+from training.args import TrainingInputError, run_main
 
 # Qwen2's pre-tokenizer regex: single digits, unlike tiktoken's cl100k default of 1-3.
 QWEN2_PATTERN = (

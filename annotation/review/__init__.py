@@ -1,0 +1,1 @@
+"""Review in Label Studio: push drafts, annotators verify them, pull the verified records (`python -m annotation review`)."""

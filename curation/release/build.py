@@ -1,0 +1,262 @@
+"""Build a versioned Empathy-QA release, or verify one.
+
+    python -m curation.release --curated DIR --coe DIR [DIR ...] --version X.Y.Z
+        [--out datasets/empathy_qa] [--include-drafts] [--no-plain-qa] [--split 0.9,0.05,0.05] [--seed N]
+    python -m curation.release verify datasets/empathy_qa/X.Y.Z
+
+A build writes `<out>/<version>/` with train/validation/test.parquet, README.md (the dataset card),
+schema.json and SHA256SUMS. It never overwrites a version, and the version folder appears only
+after every check passed on the files written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from curation.release.card import CardFacts, SourceInfo, card_summary, render_card
+from curation.release.checks import (
+    CHECKSUMS_FILE,
+    RELEASE_FILES,
+    PiiScanner,
+    check_tables,
+    checksum_lines,
+    load_scrub,
+    text_fields,
+    verify_release,
+)
+from curation.release.files import write_schema, write_split
+from curation.release.inputs import (
+    ReleaseInputError,
+    Tally,
+    build_rows,
+    read_agreements,
+    read_coe,
+    read_curated,
+)
+from curation.release.splits import assign_splits, parse_fractions
+from empathyqa.config import add_dataclass_arguments, dataclass_from_args
+from empathyqa.progress import print_summary, progress
+from empathyqa.schema import RELEASE_ROW, RELEASE_SPLITS, conform
+
+VERSION = re.compile(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z][0-9A-Za-z.]*)?")  # X.Y.Z, or X.Y.Z-pre (0.0.0-demo)
+
+
+@dataclass
+class ReleaseConfig:
+    curated: str = field(default="", metadata={"help": "folder holding curated.parquet (and report.json)"})
+    coe: list[str] = field(
+        default_factory=list,
+        metadata={"help": "folders holding coe.parquet (drafting, review pull); later folders win ties"},
+    )
+    version: str = field(
+        default="",
+        metadata={"help": "release version X.Y.Z (or X.Y.Z-pre); an existing one is never overwritten"},
+    )
+    out: str = field(default="datasets/empathy_qa", metadata={"help": "folder that holds the versions"})
+    include_drafts: bool = field(default=False, metadata={"help": "release unreviewed LLM drafts too"})
+    plain_qa: bool = field(
+        default=True,
+        metadata={
+            "help": "release pairs without a releasable chain as plain QA (coe null); --no-plain-qa drops them"
+        },
+    )
+    split: str = field(
+        default="0.9,0.05,0.05", metadata={"help": "train,validation,test fractions of questions"}
+    )
+    seed: int = field(default=0, metadata={"help": "seed of the split assignment"})
+    skip_unknown_coe: bool = field(
+        default=False, metadata={"help": "leave out CoE records whose pair is not in the curated threads"}
+    )
+
+
+def _fail(message: str) -> SystemExit:
+    return SystemExit(f"error: {message}")
+
+
+def _sources(threads: list[dict], released: set[str]) -> dict[str, SourceInfo]:
+    sources: dict[str, SourceInfo] = {}
+    for thread in threads:
+        if thread["question_id"] not in released:
+            continue
+        info = sources.setdefault(
+            thread["source"], SourceInfo(domain=urlparse(thread.get("url") or "").netloc)
+        )
+        info.questions += 1
+        crawled = thread.get("crawled_at")
+        if crawled:
+            info.first_crawl = min(info.first_crawl or crawled, crawled)
+            info.last_crawl = max(info.last_crawl or crawled, crawled)
+    return sources
+
+
+def _drop_pii_rows(rows: list[dict], scanner: PiiScanner, tally: Tally) -> list[dict]:
+    kept = []
+    for row in progress(rows, desc="PII scan"):
+        if any(scanner.kinds(text) for _, text in text_fields(row)):
+            tally.add("dropped: PII pattern left in a text", row["id"])
+        else:
+            kept.append(row)
+    return kept
+
+
+def build(config: ReleaseConfig) -> Path:
+    if not config.curated:
+        raise _fail("--curated DIR is required (the folder curation wrote curated.parquet to)")
+    if not VERSION.fullmatch(config.version or ""):
+        raise _fail(f"--version must look like 1.0.0 (or 1.0.0-rc1), got {config.version!r}")
+    try:
+        fractions = parse_fractions(config.split)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    target = Path(config.out) / config.version
+    if target.exists():
+        raise _fail(f"{target} exists; refusing to overwrite a release (choose a new --version)")
+    scrub = load_scrub()
+    if scrub is None:
+        raise _fail("curation.pii is not importable: a release cannot be checked for PII")
+
+    tally = Tally()
+    try:
+        threads, report, curated_file = read_curated(Path(config.curated))
+        records = read_coe([Path(p) for p in config.coe])
+        agreements = read_agreements([Path(p) for p in config.coe])
+        rows = build_rows(
+            threads,
+            records,
+            include_drafts=config.include_drafts,
+            plain_qa=config.plain_qa,
+            skip_unknown_coe=config.skip_unknown_coe,
+            tally=tally,
+        )
+    except ReleaseInputError as exc:
+        raise _fail(str(exc)) from exc
+    rows = _drop_pii_rows(rows, PiiScanner(scrub), tally)
+    if not rows:
+        raise _fail("no (question, answer) pair is left to release; see the counts above")
+
+    released = {row["question_id"] for row in rows}
+    split_of, group_of = assign_splits(threads, fractions, config.seed, released)
+    by_split: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        row["dup_group"] = group_of[row["question_id"]]
+        by_split[split_of[row["question_id"]]].append(row)
+    for split in RELEASE_SPLITS:
+        by_split[split].sort(key=lambda r: r["id"])
+        tally.add(f"released: {split}", n=len(by_split[split]))
+    tables = {split: conform(by_split[split], RELEASE_ROW) for split in RELEASE_SPLITS}
+
+    # The rows were just scanned; the read-back verify below scans the written files again.
+    failures = check_tables(tables, scrub, scan_pii=False)
+    if failures:
+        raise _fail("the release failed its checks; nothing was written:\n" + "\n".join(failures.lines()))
+
+    notes = []
+    empty = [s for s in RELEASE_SPLITS if not by_split[s]]
+    if empty:
+        notes.append(
+            f"Split(s) {', '.join(empty)} are empty (too few questions for the requested shares): their "
+            "files hold no rows and are left out of the loading instructions, which `datasets` needs."
+        )
+        print(f"warning: empty split(s): {', '.join(empty)}", file=sys.stderr)
+    if not config.coe:
+        notes.append("No CoE records were given: every row is a plain QA pair.")
+    # Written beside the target and renamed into place, so a version is complete or absent.
+    staging = target.with_name(f".{config.version}.partial-{os.getpid()}")
+    try:
+        staging.mkdir(parents=True)
+    except OSError as exc:
+        raise _fail(f"cannot create {staging}: {exc}") from exc
+    try:
+        for split, table in tables.items():
+            write_split(table, staging / f"{split}.parquet")
+        write_schema(config.version, staging / "schema.json")
+        data_files = [name for name in RELEASE_FILES if name != "README.md"]
+        facts = CardFacts(
+            version=config.version,
+            rows=dict(by_split),
+            sources=_sources(threads, released),
+            report=report,
+            tally=dict(tally.counts),
+            seed=config.seed,
+            fractions=fractions,
+            include_drafts=config.include_drafts,
+            plain_qa=config.plain_qa,
+            checksums=checksum_lines(staging, data_files),
+            notes=notes,
+            agreements=agreements,
+        )
+        (staging / "README.md").write_text(render_card(facts), encoding="utf-8")
+        (staging / CHECKSUMS_FILE).write_text(checksum_lines(staging, RELEASE_FILES), encoding="utf-8")
+        read_back, _ = verify_release(staging, scrub)
+        if read_back:
+            raise _fail("the written files failed verification:\n" + "\n".join(read_back.lines()))
+        staging.rename(target)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise _fail(f"writing {target} failed: {exc}") from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+    print_summary(f"release {config.version}: pairs in, out, left out", tally.counts, file=sys.stdout)
+    if report is None:
+        print(f"  (no report.json beside {curated_file}: the card says so)", file=sys.stdout)
+    for key, examples in tally.examples.items():
+        if key.startswith("dropped") or "unusable" in key:
+            print(f"  {key}: e.g. {', '.join(examples)}", file=sys.stdout)
+    print_summary(f"dataset card {target / 'README.md'}", card_summary(facts), file=sys.stdout)
+    print(f"wrote {target} (verify: python -m curation.release verify {target})", file=sys.stdout)
+    return target
+
+
+def verify(path: str) -> int:
+    folder = Path(path)
+    failures, rows = verify_release(folder, load_scrub())
+    if failures:
+        print(f"FAILED: {folder}: {failures.total()} problem(s)", file=sys.stderr)
+        for line in failures.lines():
+            print(line, file=sys.stderr)
+        return 1
+    counts = ", ".join(f"{split} {n:,}" for split, n in rows.items())
+    print(f"OK: {folder}: {counts} rows; schema, checksums, PII, completions, prompts, splits all pass")
+    return 0
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m curation.release",
+        description=(
+            "Build a versioned Empathy-QA release (train/validation/test Parquet, dataset card, schema.json, "
+            "SHA256SUMS) from curation and CoE outputs. To check an existing release: "
+            "python -m curation.release verify PATH"
+        ),
+    )
+    add_dataclass_arguments(parser, ReleaseConfig)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "verify":
+        parser = argparse.ArgumentParser(
+            prog="python -m curation.release verify",
+            description="Check a release: files, checksums, schema, PII, completions, prompts, split overlap.",
+        )
+        parser.add_argument("path", help="a release folder, e.g. datasets/empathy_qa/1.0.0")
+        return verify(parser.parse_args(argv[1:]).path)
+    if argv and argv[0] == "build":
+        argv = argv[1:]
+    build(dataclass_from_args(ReleaseConfig, _build_parser().parse_args(argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

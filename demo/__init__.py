@@ -1,0 +1,1 @@
+"""`make demo`: every stage end to end on the bundled sample (`python -m demo`)."""

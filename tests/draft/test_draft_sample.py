@@ -1,0 +1,141 @@
+"""The offline sample endpoint serves hand-written drafts for the bundled sample posts."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from _draft_helpers import REPO, run_cli, thread, write_curated
+from openai import OpenAI
+
+from annotation.draft.prompting import load_prompt, parse_reply
+from annotation.sample_endpoint import load_drafts
+
+SAMPLE = REPO / "crawlers" / "sample_site" / "data" / "questions.json"
+
+
+def curated_from_sample() -> list[dict]:
+    """The sample posts shaped as curated threads (as curation would pass them, minus its edits)."""
+    questions = json.loads(SAMPLE.read_text(encoding="utf-8"))["yixinli"]["questions"]
+    return [
+        {
+            "question_id": f"yixinli:{q['id']}",
+            "source": "yixinli",
+            "source_id": q["id"],
+            "title": q["title"],
+            "body": q["body"],
+            "risk_level": "high" if any("risk:suicidal" in n for n in q.get("notes") or []) else "none",
+            "answers": [
+                {"answer_id": a["id"], "body": a["body"], "author_role": a["role"], "likes": a["likes"]}
+                for a in q["answers"]
+            ],
+        }
+        for q in questions
+    ]
+
+
+def start_endpoint(folder: Path):
+    port_file = folder / "port"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "annotation.sample_endpoint", "--port", "0", "--port-file", str(port_file)],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while not port_file.exists() or not port_file.read_text():
+        assert proc.poll() is None and time.monotonic() < deadline, "sample endpoint did not start"
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port_file.read_text()}/v1", proc
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory):
+    url, proc = start_endpoint(tmp_path_factory.mktemp("ep"))
+    yield url, proc
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.mark.skipif(not SAMPLE.exists(), reason="sample site data not present")
+def test_demo_drafting_through_the_sample_endpoint(tmp_path, endpoint):
+    url, proc = endpoint
+    write_curated(tmp_path / "cur", [*curated_from_sample(), thread(1)])
+    result = run_cli(
+        [
+            "draft",
+            str(tmp_path / "cur"),
+            "--out",
+            str(tmp_path / "out"),
+            "--model",
+            "empathyqa-offline-sample",
+            "--base-url",
+            url,
+        ]
+    )
+    assert result.returncode == 0, result.stderr
+    rows = {r["question_id"]: r for r in pq.read_table(tmp_path / "out" / "coe.parquet").to_pylist()}
+    written = {f"yixinli:{d['sample_question_id']}": d for d in load_drafts()}
+    assert "yixinli:101000014" not in rows  # risk-flagged, skipped without --include-risk
+    for qid, draft in written.items():
+        if qid == "yixinli:101000014":
+            continue
+        assert rows[qid]["l4"] == draft["l4"] and rows[qid]["answer_id"] == draft["sample_answer_id"]
+        assert "offline sample" in rows[qid]["raw_reply"]
+    generic = rows["sample:00001"]
+    assert "通用草稿" in generic["l1"] and "此帖不在示例数据中" in generic["raw_reply"]
+    assert re.search(r"failed\s+0\n", result.stderr), result.stderr
+    assert "endpoint says" in result.stderr and "offline sample" in result.stderr
+
+
+@pytest.mark.parametrize("mode", ["json_schema", "json_object", "text"])
+def test_every_response_format_parses_and_says_it_is_the_sample(endpoint, mode):
+    url, _ = endpoint
+    draft = load_drafts()[0]
+    questions = (
+        {q["id"]: q for q in json.loads(SAMPLE.read_text(encoding="utf-8"))["yixinli"]["questions"]}
+        if SAMPLE.exists()
+        else {}
+    )
+    q = questions.get(draft["sample_question_id"], {"title": draft["title"], "body": "", "answers": []})
+    answer = next(
+        (a["body"] for a in q["answers"] if a["id"] == draft["sample_answer_id"]), draft["answer_start"]
+    )
+    messages = load_prompt().messages(q["title"], q["body"], answer, mode)
+    from annotation.draft.prompting import response_format
+
+    extra = {"response_format": response_format(mode)} if response_format(mode) else {}
+    reply = OpenAI(base_url=url, api_key="none").chat.completions.create(
+        model="x", messages=messages, **extra
+    )
+    content = reply.choices[0].message.content
+    assert "offline sample" in content and reply.model == "empathyqa-offline-sample"
+    assert parse_reply(content, mode).l1 == draft["l1"]
+
+
+def test_endpoint_log_lines_say_offline_sample_and_bad_requests_get_400(tmp_path):
+    import httpx
+
+    url, proc = start_endpoint(tmp_path)
+    assert httpx.post(url + "/chat/completions", content=b"not json").status_code == 400
+    assert httpx.get(url + "/models").json()["data"][0]["id"] == "empathyqa-offline-sample"
+    proc.terminate()
+    _, err = proc.communicate(timeout=10)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines and all("offline sample endpoint" in line for line in lines), lines[:5]
+
+
+def test_drafts_file_is_valid():
+    from annotation.draft.prompting import CoeDraft
+
+    drafts = load_drafts()
+    assert len(drafts) >= 20 and len({d["title"] for d in drafts}) == len(drafts)
+    for d in drafts:
+        CoeDraft(**{k: d[k] for k in ("l1", "l2", "l3", "l4")})
+    assert Path(REPO / "annotation" / "sample_drafts.json").exists()

@@ -1,0 +1,196 @@
+"""`evaluate generate` for the three kinds of system, `score` end to end, and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from _evaluate_helpers import ROOT, ScriptedChatServer, run_cli, write_generation, write_split
+
+from empathyqa.coe import SYSTEM_PROMPT, build_prompt, format_completion
+from training.evaluate.generate import split_output
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    """The training helper's tiny Qwen2 (random weights, the real Qwen2 vocabulary and template)."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("tiny") / "tiny-qwen"
+    subprocess.run(
+        [sys.executable, "-m", "training.tiny", "--out", str(out)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return out
+
+
+def rows_of(path: Path) -> dict[str, dict]:
+    return {r["question_id"]: r for r in pq.read_table(path).to_pylist()}
+
+
+def test_split_output_parses_coe_or_falls_back():
+    good = format_completion("难过", "自责", "被理解", "先共情", "我理解你。")
+    assert split_output(good) == (
+        "我理解你。",
+        {"l1": "难过", "l2": "自责", "l3": "被理解", "l4": "先共情"},
+        True,
+    )
+    assert split_output("<L1>x</L1><answer>只剩回答</answer>") == ("只剩回答", None, False)
+    assert split_output("  没有格式的回答 ") == ("没有格式的回答", None, False)
+    assert split_output("") == ("", None, False)
+
+
+def test_reference_system_uses_professional_answers(tmp_path):
+    write_split(tmp_path / "release")
+    proc = run_cli(
+        [
+            "generate",
+            "--model",
+            "reference",
+            "--data",
+            str(tmp_path / "release"),
+            "--out",
+            str(tmp_path / "gen"),
+        ]
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "answers written" in proc.stderr
+    rows = rows_of(tmp_path / "gen" / "reference.parquet")
+    assert sorted(rows) == ["q0", "q1", "q2", "q3"]
+    q0 = rows["q0"]  # two counselor answers: the best-liked is the answer, the other the reference
+    assert q0["answer"].startswith("抱抱你") and q0["references"] == [
+        "我能理解你的焦虑，睡前放下手机，固定起床时间。"
+    ]
+    assert rows["q1"]["references"] == []  # the user's 加油 is no professional answer
+    assert all(r["format_ok"] is None for r in rows.values())
+    assert q0["prompt"] == build_prompt("失眠", "最近总是睡不着，脑子里全是工作的事。")
+
+
+def test_endpoint_system_parses_coe_and_records_errors(tmp_path):
+    write_split(tmp_path / "release")
+    coe = format_completion("焦虑", "担心工作", "想睡好", "先共情再建议", "睡前写下担心的事。")
+
+    def reply(body):
+        user = body["messages"][-1]["content"]
+        if "失眠" in user:
+            return coe
+        if "失恋" in user:
+            return 500
+        return "没有按格式的回答"
+
+    with ScriptedChatServer(reply) as server:
+        proc = run_cli(
+            [
+                "generate",
+                "--model",
+                "openai:my-model",
+                "--base-url",
+                server.url,
+                "--data",
+                str(tmp_path / "release"),
+            ]
+            + ["--out", str(tmp_path / "gen"), "--concurrency", "2"]
+        )
+    assert proc.returncode == 0, proc.stderr
+    rows = rows_of(tmp_path / "gen" / "my-model.parquet")
+    assert rows["q0"]["format_ok"] is True and rows["q0"]["answer"] == "睡前写下担心的事。"
+    assert rows["q0"]["coe"]["l4"] == "先共情再建议"
+    assert rows["q2"]["format_ok"] is False and rows["q2"]["answer"] == "没有按格式的回答"
+    assert "InternalServerError" in rows["q1"]["error"] and rows["q1"]["answer"] == ""
+    first = next(r for r in server.requests if "失眠" in r["messages"][-1]["content"])
+    assert first["model"] == "my-model"
+    assert first["messages"][0] == {"role": "system", "content": SYSTEM_PROMPT}
+    assert "errors                            1" in proc.stderr
+
+
+def test_tiny_model_then_score_gives_every_metric(tmp_path, tiny_model):
+    """The acceptance path: the tiny model and the professional answers, generated and scored."""
+    release = write_split(tmp_path / "release").parent
+    for model in ("reference", str(tiny_model)):
+        proc = run_cli(
+            ["generate", "--model", model, "--data", str(release), "--out", str(tmp_path / "gen")]
+            + ["--max-new-tokens", "8", "--temperature", "1.0", "--batch-size", "2"],
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr
+    tiny = rows_of(tmp_path / "gen" / "tiny-qwen.parquet")
+    assert len(tiny) == 4
+    assert all(r["format_ok"] is False and r["answer"] == r["output"].strip() for r in tiny.values())
+    proc = run_cli(
+        [
+            "score",
+            str(tmp_path / "gen"),
+            "--out",
+            str(tmp_path / "report"),
+            "--judge-base-url",
+            "sample",
+            "--bootstrap",
+            "100",
+        ]
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "SAMPLE JUDGE" in proc.stderr
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    for system in ("reference", "tiny-qwen"):
+        metrics = report["automatic"][system]
+        for key in ("rouge_l", "bleu_4", "distinct_1", "distinct_2", "length_mean"):
+            assert metrics[key] is not None
+    assert report["automatic"]["tiny-qwen"]["format_adherence"] == 0.0
+    assert report["judge"]["failed_calls"] == 0
+    assert set(report["judge"]["table"]["overall"]["systems"]) == {"reference", "tiny-qwen"}
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "ROUGE-L" in markdown and "Win@1" in markdown and "Kendall" in markdown
+    assert "SAMPLE JUDGE (offline heuristic, not an LLM)" in markdown
+    assert (tmp_path / "report" / "win_at_k.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["generate", "--data", "nowhere"], "--model is required"),
+        (["generate", "--model", "reference", "--data", "nowhere"], "split not found"),
+        (["generate", "--model", "reference", "--split", "README.md.parquet"], "split not found"),
+        (["generate", "--model", "/nonexistent-model", "--split", "{split}"], "not a model folder"),
+        (["generate", "--model", "openai:x", "--split", "{split}"], "needs --base-url"),
+        (["score", "{empty}"], "no generation files"),
+        (["score", "{split}"], "not a `generate` output"),
+        (["score", "missing-folder"], "input not found"),
+        (["score", "{gen}", "--judge-model", "m"], "needs --judge-base-url"),
+        (["human", "pull", "--state", "missing.json"], "state file not found"),
+        (["human", "push", "{gen}"], "Label Studio needs --url"),
+        (["human", "push", "{gen}", "--state", "{split}"], "holds an earlier round"),
+        (["human", "pull", "--state", "{split}"], "not a human-round state file"),
+        (
+            ["human", "push", "{gen}", "--url", "http://127.0.0.1:9", "--api-key", "x"],
+            "cannot reach Label Studio",
+        ),
+    ],
+)
+def test_bad_input_gives_one_clear_line(tmp_path, args, message):
+    split = write_split(tmp_path / "release")
+    (tmp_path / "empty").mkdir()
+    write_generation(tmp_path / "gen", "a", {"q0": "x"})
+    write_generation(tmp_path / "gen", "b", {"q0": "y"})
+    filled = [a.format(split=split, empty=tmp_path / "empty", gen=tmp_path / "gen") for a in args]
+    proc = run_cli(filled, env={"OPENAI_BASE_URL": "", "LABEL_STUDIO_URL": "", "LABEL_STUDIO_API_KEY": ""})
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_help_explains_each_command():
+    for args in (
+        ["--help"],
+        ["generate", "--help"],
+        ["score", "--help"],
+        ["human", "push", "--help"],
+        ["human", "pull", "--help"],
+    ):
+        proc = run_cli(args)
+        assert proc.returncode == 0 and "usage:" in proc.stdout

@@ -1,0 +1,1 @@
+"""Evaluation: generate answers, score them (metrics, LLM judge), human ranking (`python -m training.evaluate`)."""
