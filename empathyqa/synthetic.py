@@ -41,6 +41,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from empathyqa.schema import LAYERS
+
 FRAGMENTS = Path(__file__).with_name("data") / "synthetic_fragments.json"
 CHINA = timezone(timedelta(hours=8))
 START = datetime(2018, 1, 1, 9, 0, tzinfo=CHINA)
@@ -127,7 +129,9 @@ def make_bank_card(rng: random.Random) -> str:
 def make_phone(rng: random.Random, style: int | None = None) -> str:
     p = rng.choice(PHONE_PREFIXES) + _digits(rng, 8)
     style = rng.randrange(4) if style is None else style
-    return [p, f"+86 {p[:3]}-{p[3:7]}-{p[7:]}", f"{p[:3]} {p[3:7]} {p[7:]}", f"{p[:3]}-{p[3:7]}-{p[7:]}"][style]
+    return [p, f"+86 {p[:3]}-{p[3:7]}-{p[7:]}", f"{p[:3]} {p[3:7]} {p[7:]}", f"{p[:3]}-{p[3:7]}-{p[7:]}"][
+        style
+    ]
 
 
 def make_identifier(rng: random.Random, kind: str) -> tuple[str, str]:
@@ -250,7 +254,7 @@ class _Generator:
     # ----- question text
     def _body(self, scene: dict[str, Any], slots: _Slots) -> list[str]:
         rng, f = self.rng, self.f
-        target = _lognormal_len(rng, 165, 0.45, 95, 640)
+        target = _lognormal_len(rng, 165, 0.45, 100, 640)
         pool = list(scene["situations"]) + list(scene["thoughts"])
         rng.shuffle(pool)
         extra = rng.sample(f["details"], 4) + [rng.choice(f["feelings"])]
@@ -296,7 +300,7 @@ class _Generator:
         elif where == "url":
             thread["url"] += f"?from=shouye&tel={value}"
         elif where == "asker.name":
-            thread["asker"]["name"] = self._nick() + text
+            thread["asker"].update(name=self._nick() + text, anonymous=False)
         else:
             a = rng.choice(answers)
             if where == "answer.body":
@@ -305,7 +309,7 @@ class _Generator:
                 a["answer_id"] = value
             else:
                 a["author"]["name"] = (a["author"]["name"] or "") + text
-            where = f"answers[{a['answer_id']}].{where.split('.')[-1]}"
+            where = f"answers[{a['answer_id']}].{where.removeprefix('answer.')}"
         self.truth.planted_pii.append((sid, where, kind, value))
 
     def _plant_name(self, thread: dict[str, Any]) -> None:
@@ -332,7 +336,11 @@ class _Generator:
         style = rng.random()
         if style < 0.5:
             marks = "①②③④"
-            return rng.choice(self.f["step_intros"]) + "；".join(m + s for m, s in zip(marks, items)) + "。"
+            return (
+                rng.choice(self.f["step_intros"])
+                + "；".join(m + s for m, s in zip(marks, items, strict=False))
+                + "。"
+            )
         if style < 0.75:
             return "\n".join(f"{i}. {s}。" for i, s in enumerate(items, 1))
         words = ("首先，", "其次，", "再次，", "最后，")[: len(items)]
@@ -344,7 +352,9 @@ class _Generator:
         stock = rng.random() < o["stock_sentence_rate"]
         head = (rng.choice(f["openings"]) if stock else "") + _fill(rng.choice(f["validations"]), slots)
         thought = next((s for s in _sentences(body) if s in scene["thoughts"]), rng.choice(scene["thoughts"]))
-        quote = f"你提到“{thought.rstrip('。？！')}”，这背后可能有一些{rng.choice(scene['distortions'])}的成分。"
+        quote = (
+            f"你提到“{thought.rstrip('。？！')}”，这背后可能有一些{rng.choice(scene['distortions'])}的成分。"
+        )
         paras = [head, rng.choice(f["normalise"]), quote + rng.choice(scene["reframes"]), self._steps(scene)]
         other = [r for s in rng.sample(f["scenes"], 4) for r in s["reframes"]]
         filler = rng.sample(f["psychoed"], len(f["psychoed"])) + other
@@ -372,7 +382,9 @@ class _Generator:
         rng, f = self.rng, self.f
         target = _lognormal_len(rng, 120, 0.85, 6, 1200)
         pool = [rng.choice(f["user_answers"])] + rng.sample(scene["user_tips"], len(scene["user_tips"]))
-        pool += ["我当时也是这样，" + s for s in rng.sample(scene["situations"], 3)] + rng.sample(f["psychoed"], 8)
+        pool += ["我当时也是这样，" + s for s in rng.sample(scene["situations"], 3)] + rng.sample(
+            f["psychoed"], 8
+        )
         out, size = [], 0
         for sentence in pool:
             out.append(_fill(sentence, slots))
@@ -382,7 +394,9 @@ class _Generator:
         text = "".join(out)
         return text[:target] if target < 20 else text
 
-    def _answers(self, scene: dict[str, Any], slots: _Slots, body: str, asked: datetime) -> list[dict[str, Any]]:
+    def _answers(
+        self, scene: dict[str, Any], slots: _Slots, body: str, asked: datetime
+    ) -> list[dict[str, Any]]:
         rng, o = self.rng, self.o
         lo, hi = o["answers_per_question"]
         p = (o["mean_answers"] - lo) / max(1, hi - lo)
@@ -394,10 +408,16 @@ class _Generator:
             answers.append(self._answer(scene, slots, body, moment, rng.random() < share))
         return answers
 
-    def _answer(self, scene: dict[str, Any], slots: _Slots, body: str, when: datetime, counselor: bool) -> dict:
+    def _answer(
+        self, scene: dict[str, Any], slots: _Slots, body: str, when: datetime, counselor: bool
+    ) -> dict:
         rng = self.rng
         self.next_aid += rng.randint(1, 30)
-        author = rng.choice(self.counselors) if counselor else {"id": str(rng.randint(10**6, 10**8)), "name": self._nick()}
+        author = (
+            rng.choice(self.counselors)
+            if counselor
+            else {"id": str(rng.randint(10**6, 10**8)), "name": self._nick()}
+        )
         text = self._counselor_answer(scene, slots, body) if counselor else self._user_answer(scene, slots)
         if rng.random() < 0.05:
             text = _sloppy(text, rng)
@@ -405,7 +425,9 @@ class _Generator:
             "answer_id": str(self.next_aid),
             "body": text,
             "author": dict(author),
-            "author_role": "counselor" if counselor else ("user" if self.o["source"] == "yixinli" else "unknown"),
+            "author_role": "counselor"
+            if counselor
+            else ("user" if self.o["source"] == "yixinli" else "unknown"),
             "likes": int(rng.expovariate(1 / 12)) if counselor else int(rng.expovariate(1 / 3)),
             "comment_count": int(rng.expovariate(1 / 2)),
             "answered_at": _iso(when),
@@ -425,6 +447,10 @@ class _Generator:
         primary, sub = rng.choice(scene["tags"])
         slots = _Slots(rng, rng.choice(scene["emotions"]))
         parts = self._body(scene, slots)
+        if rng.random() < 0.1:
+            parts = [_sloppy(p, rng) for p in parts]
+        elif rng.random() < 0.03:
+            parts = [_fullwidth(p) for p in parts]
         level = "none"
         if rng.random() < o["risk_rate"]:
             level = rng.choices(RISK_LEVELS, (3, 4, 3))[0]
@@ -437,9 +463,7 @@ class _Generator:
         body = self._join(parts)
         title = _fill(rng.choice(scene["titles"]), slots)
         if rng.random() < 0.1:
-            body, title = _sloppy(body, rng), _sloppy(title, rng)
-        elif rng.random() < 0.03:
-            body = _fullwidth(body)
+            title = _sloppy(title, rng)
         self.clock += timedelta(minutes=rng.randint(1, 50))
         sid, url = self._ids()
         anonymous = rng.random() < 0.3
@@ -450,7 +474,11 @@ class _Generator:
             "title": title,
             "body": body,
             "tags": [primary, sub] if o["source"] == "yixinli" else [],
-            "asker": {"id": str(rng.randint(10**6, 10**8)), "name": "匿名" if anonymous else self._nick(), "anonymous": anonymous},
+            "asker": {
+                "id": str(rng.randint(10**6, 10**8)),
+                "name": "匿名" if anonymous else self._nick(),
+                "anonymous": anonymous,
+            },
             "asked_at": _iso(self.clock),
             "view_count": int(rng.expovariate(1 / 800)) + 20,
             "answer_count": 0,
@@ -481,11 +509,17 @@ class _Generator:
         thread = copy.deepcopy(original)
         edit = rng.choice(("add", "remove", "punct", "typo", "s2t"))
         convert = _s2t().convert if edit == "s2t" else (lambda s: s)
-        keep = [(fld, kind, convert(v)) for s, fld, kind, v in truth.planted_pii if s == old and "answers[" not in fld and fld != "url"]
-        names = [(fld, convert(v)) for s, fld, v in truth.names if s == old and fld == "body"]
-        protected = [v for _, _, v in keep] + [v for _, v in names] + [
-            x for lvl in RISK_LEVELS for x in self.f["risk"][lvl] if x in thread["body"]
+        keep = [
+            (fld, kind, convert(v))
+            for s, fld, kind, v in truth.planted_pii
+            if s == old and "answers[" not in fld and fld != "url"
         ]
+        names = [(fld, convert(v)) for s, fld, v in truth.names if s == old and fld == "body"]
+        protected = (
+            [v for _, _, v in keep]
+            + [v for _, v in names]
+            + [x for lvl in RISK_LEVELS for x in self.f["risk"][lvl] if x in thread["body"]]
+        )
         thread["body"] = self._edit(thread["body"], edit, protected)
         if edit == "s2t":
             thread["title"] = convert(thread["title"])
@@ -493,7 +527,9 @@ class _Generator:
             thread["title"] = rng.choice(("求助！", "（重发）", "再问一次：")) + thread["title"]
         sid, url = self._ids()
         thread["source_id"], thread["url"] = sid, url
-        asked = datetime.fromisoformat(original["asked_at"]) + timedelta(days=rng.randint(1, 60), minutes=rng.randint(0, 600))
+        asked = datetime.fromisoformat(original["asked_at"]) + timedelta(
+            days=rng.randint(1, 60), minutes=rng.randint(0, 600)
+        )
         thread["asked_at"] = _iso(asked)
         scene = scene_of(original)
         slots = _Slots(rng, rng.choice(scene["emotions"]))
@@ -524,9 +560,14 @@ class _Generator:
         elif edit == "remove":
             parts = _sentences(body)
             free = [i for i, s in enumerate(parts[1:-1], 1) if not any(p in s for p in protected)]
-            new = "".join(s for i, s in enumerate(parts) if i != rng.choice(free)) if free else body[:-1]
+            drop = rng.choice(free) if free else len(parts) - 1
+            new = "".join(s for i, s in enumerate(parts) if i != drop)
         else:
-            new = body + rng.choice(("\n补充一下：", "\n更新：", "\n")) + _fill(rng.choice(self.f["details"]), _Slots(rng, ""))
+            new = (
+                body
+                + rng.choice(("\n补充一下：", "\n更新：", "\n"))
+                + _fill(rng.choice(self.f["details"]), _Slots(rng, ""))
+            )
         return new if all(p in new for p in protected) else body + "\n（重新发一遍，之前的没人回）"
 
     def recrawl(self, thread: dict[str, Any]) -> dict[str, Any]:
@@ -539,7 +580,9 @@ class _Generator:
         else:
             scene = scene_of(thread)
             when = datetime.fromisoformat(thread["crawled_at"]).astimezone(CHINA) - timedelta(hours=1)
-            again["answers"].append(self._answer(scene, _Slots(rng, rng.choice(scene["emotions"])), thread["body"], when, True))
+            again["answers"].append(
+                self._answer(scene, _Slots(rng, rng.choice(scene["emotions"])), thread["body"], when, True)
+            )
         again["answer_count"] = len(again["answers"])
         crawled = datetime.fromisoformat(thread["crawled_at"]) + timedelta(days=rng.randint(1, 90))
         again["crawled_at"] = _iso(crawled)
@@ -613,10 +656,14 @@ def iter_threads(
             group = {thread["source_id"]}
             truth.repost_groups.append(group)
             for _ in range(k):
-                heapq.heappush(pending, (step + rng.randint(1, 60), rng.random(), "repost", copy.deepcopy(thread), group))
+                heapq.heappush(
+                    pending, (step + rng.randint(1, 60), rng.random(), "repost", copy.deepcopy(thread), group)
+                )
             reserved += k
         if rng.random() < same_id_rate:
-            heapq.heappush(pending, (step + rng.randint(1, 60), rng.random(), "recrawl", copy.deepcopy(thread), None))
+            heapq.heappush(
+                pending, (step + rng.randint(1, 60), rng.random(), "recrawl", copy.deepcopy(thread), None)
+            )
         yield thread
 
 
@@ -658,26 +705,40 @@ def coe_layers(thread: dict[str, Any], answer: dict[str, Any], rng: random.Rando
     """Four Chinese CoE layers derived from this thread's situation and this answer's strategy."""
     scene = scene_of(thread)
     text = thread["title"] + thread["body"]
-    emos = [e for s in fragments()["scenes"] for e in s["emotions"] if e in text][:3] or rng.sample(scene["emotions"], 2)
+    emos = [e for s in fragments()["scenes"] for e in s["emotions"] if e in text][:3] or rng.sample(
+        scene["emotions"], 2
+    )
     sentences = [s for s in _sentences(thread["body"]) if len(s) > 6]
-    situation = next((s for s in sentences if any(k in s for k in scene["keywords"])), sentences[0] if sentences else "")
+    situation = next(
+        (s for s in sentences if any(k in s for k in scene["keywords"])), sentences[0] if sentences else ""
+    )
     belief = next((s for s in sentences if any(k in s for k in ("觉得", "是不是", "如果", "为什么"))), "")
     ask = next((s for s in reversed(sentences) if s.rstrip().endswith(("？", "?"))), "")
     title = _snippet(thread["title"], 22)
-    l1 = rng.choice(("提问者在“{t}”的处境中，", "求助者讲述了“{t}”，", "这位提问者正经历“{t}”，")).format(t=title)
+    l1 = rng.choice(("提问者在“{t}”的处境中，", "求助者讲述了“{t}”，", "这位提问者正经历“{t}”，")).format(
+        t=title
+    )
     l1 += f"具体是“{_snippet(situation, 24)}”，核心情绪是{'、'.join(emos)}。"
-    belief_text = f"“{_snippet(belief, 22)}”" if belief else f"“{_snippet(rng.choice(scene['thoughts']), 22)}”"
-    l2 = rng.choice(("情绪背后是{b}这样的想法，", "其深层信念是{b}，", "困扰的根源在于{b}的认知，")).format(b=belief_text)
+    belief_text = (
+        f"“{_snippet(belief, 22)}”" if belief else f"“{_snippet(rng.choice(scene['thoughts']), 22)}”"
+    )
+    l2 = rng.choice(("情绪背后是{b}这样的想法，", "其深层信念是{b}，", "困扰的根源在于{b}的认知，")).format(
+        b=belief_text
+    )
     l2 += f"带有{rng.choice(scene['distortions'])}的倾向，也与{rng.choice(('长期压力', '缺少支持', '过往经历', '对自我的高要求'))}有关。"
     want = rng.choice(scene["wants"])
-    l3 = f"提问者希望{want}" + (f"，她/他问道“{_snippet(ask, 20)}”" if ask else "") + "，也需要先被理解和接纳。"
+    l3 = (
+        f"因为“{_snippet(sentences[-2] if len(sentences) > 1 else title, 14)}”，提问者希望{want}"
+        + (f"，她/他问道“{_snippet(ask, 20)}”" if ask else "")
+        + "，也需要先被理解和接纳。"
+    )
     moves = _strategy(answer)
     first = _snippet(_sentences(answer["body"])[0] if answer["body"] else "", 20)
-    l4 = f"回答应{'，再'.join(moves[:3])}；这条回答以“{first}”开头，" + rng.choice(
+    l4 = f"面对提问者的{emos[-1]}，回答应{'，再'.join(moves[:3])}；这条回答以“{first}”开头，" + rng.choice(
         ("语气温和、不评判。", "回应了提问者的具体处境。", "兼顾情绪和行动。")
     )
     pad = f"情境涉及{scene['tags'][0][1]}。"
-    return {name: _clip(value, pad=pad) for name, value in zip(("l1", "l2", "l3", "l4"), (l1, l2, l3, l4))}
+    return {name: _clip(value, pad=pad) for name, value in zip(LAYERS, (l1, l2, l3, l4), strict=True)}
 
 
 # --------------------------------------------------------------------------- command line
@@ -697,7 +758,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="raw threads, JSON Lines")
     parser.add_argument("--truth", type=Path, help="ground truth as JSON")
     parser.add_argument("--source", choices=("yixinli", "douban"), default="yixinli")
-    for name, default in (("repost-rate", 0.05), ("same-id-rate", 0.01), ("pii-rate", 0.05), ("risk-rate", 0.03)):
+    for name, default in (
+        ("repost-rate", 0.05),
+        ("same-id-rate", 0.01),
+        ("pii-rate", 0.05),
+        ("risk-rate", 0.03),
+    ):
         parser.add_argument(f"--{name}", type=float, default=default)
     args = parser.parse_args(argv)
     truth = Truth()
