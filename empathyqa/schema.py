@@ -232,6 +232,8 @@ COE_RECORD = pa.schema(
         ("raw_reply", pa.string()),
         ("cache_key", pa.string()),
         ("created_at", pa.string()),
+        ("endpoint_model", pa.string()),  # the model id the endpoint's reply named
+        ("stand_in", pa.bool_()),  # the offline sample endpoint wrote it (canned or template text)
     ]
 )
 
@@ -254,6 +256,8 @@ class CoeRecord:
     raw_reply: str | None = None
     cache_key: str | None = None
     created_at: str | None = None
+    endpoint_model: str | None = None
+    stand_in: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -280,6 +284,7 @@ RELEASE_ROW = pa.schema(
         ("completion", pa.string()),
         ("risk_flags", pa.list_(pa.string())),  # "{category}:{level}" for the question and this answer
         ("dup_group", pa.string()),  # questions linked by a shared dup_cluster; never split apart
+        ("coe_model", pa.string()),  # the endpoint's own model id; empathyqa-offline-sample: stand-in text
     ]
 )
 RELEASE_SPLITS = ("train", "validation", "test")
