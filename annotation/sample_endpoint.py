@@ -3,14 +3,17 @@
 An OpenAI-compatible chat-completions server on 127.0.0.1 that answers drafting requests with CoE
 drafts written by hand for the bundled sample posts (annotation/sample_drafts.json), so the demo
 drafts without a key. It is not a model: every reply and every log line says it is the offline
-sample, and posts it does not know get an openly generic draft that a reviewer must rewrite.
+sample (model and system_fingerprint `empathyqa-offline-sample`), and posts it does not know get a
+stand-in draft put together from phrases of the post by `empathyqa.synthetic.coe_layers`.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
+import random
 import re
 import signal
 import sys
@@ -22,10 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from annotation.draft.costs import rough_tokens
+from empathyqa.schema import STAND_IN_MODEL
+from empathyqa.synthetic import coe_layers
 
-MODEL = "empathyqa-offline-sample"
+MODEL = STAND_IN_MODEL
 NOTE = "离线示例端点（offline sample）：以下共情链为示例数据中预先写好的草稿，不是模型生成的。"
-GENERIC_NOTE = "离线示例端点（offline sample）：此帖不在示例数据中，以下为通用草稿，需人工重写。"
+GENERIC_NOTE = "离线示例端点（offline sample）：此帖不在示例数据中，以下为按模板拼出的替身草稿，需人工重写。"
 DRAFTS_FILE = Path(__file__).parent / "sample_drafts.json"
 log = logging.getLogger("annotation.sample_endpoint")
 
@@ -74,18 +79,24 @@ def find_draft(title: str, post: str) -> dict[str, str] | None:
     return best if best_score >= 0.7 else None
 
 
+def stand_in_layers(title: str, post: str, answer: str) -> dict[str, str]:
+    """Layers for a post the sample data does not know: phrases of this post and answer put into the
+    generator's templates, seeded by the pair's texts (the prompt carries no ids), so every pair gets
+    its own wording and the same pair the same wording. Still stand-in text, marked as such in the reply."""
+    body = post.strip()
+    if body.startswith("标题："):
+        body = body.split("\n", 1)[1] if "\n" in body else ""
+    seed = int.from_bytes(hashlib.sha256(f"{title}\0{body}\0{answer}".encode()).digest()[:8], "big")
+    thread = {"title": title or _norm(body)[:20] or "这篇求助帖", "body": body.strip(), "tags": []}
+    return coe_layers(thread, {"body": answer.strip(), "author_role": "counselor"}, random.Random(seed))
+
+
 def layers_for(user: str) -> tuple[dict[str, str], bool]:
     """(layers, whether they were written for this post)."""
     title, post, answer = _sections(user)
     draft = find_draft(title, post)
     if draft is None:
-        shown = title or _norm(post)[:20] or "这篇求助帖"
-        return {
-            "l1": f"（通用草稿）求助者在「{shown}」中讲述了自己的困扰，字里行间有明显的情绪压力，需要审核者根据原帖补充具体情境与核心情绪。",
-            "l2": "（通用草稿）情绪可能与帖中描述的处境和求助者对它的解读有关，是否存在认知扭曲需要审核者对照原帖判断。",
-            "l3": "（通用草稿）求助者大概率希望感受被理解，同时想获得可行的建议，具体意图需要审核者确认。",
-            "l4": "（通用草稿）回答的回应策略尚未分析：请审核者对照给定回答，写出它如何共情、如何回应信念和意图。",
-        }, False
+        return stand_in_layers(title, post, answer), False
     layers = {name: draft[name] for name in ("l1", "l2", "l3", "l4")}
     if _norm(draft["answer_start"]) not in _norm(answer):
         layers["l4"] = (
@@ -121,7 +132,7 @@ def complete(body: dict[str, Any]) -> dict[str, Any]:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": MODEL,
-        "system_fingerprint": "offline-sample",
+        "system_fingerprint": MODEL,  # every reply, known post or not: the drafter records it as stand-in
         "choices": [
             {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
         ],

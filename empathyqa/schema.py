@@ -214,6 +214,8 @@ REVIEW = pa.struct(
     ]
 )
 
+# The offline sample endpoint's model id: what it writes is stand-in text, not a model's.
+STAND_IN_MODEL = "empathyqa-offline-sample"
 COE_RECORD = pa.schema(
     [
         ("question_id", pa.string()),

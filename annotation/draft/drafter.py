@@ -40,6 +40,7 @@ from annotation.draft.selection import InputError, Pair, read_curated, select_pa
 from annotation.draft.store import DraftStore, StoreBusy, cache_key, now_iso
 from empathyqa.config import add_dataclass_arguments, dataclass_from_args
 from empathyqa.progress import print_summary
+from empathyqa.schema import STAND_IN_MODEL
 
 PROBE_FILE = "endpoint_probe.json"
 
@@ -238,6 +239,8 @@ async def draft_all(
                 "raw_reply": raw,
                 "cache_key": job.key,
                 "created_at": now_iso(),
+                "endpoint_model": reply.model,
+                "stand_in": STAND_IN_MODEL in (reply.model, reply.fingerprint),
             }
             for p in job.pairs:
                 store.add_draft({"question_id": p.question_id, "answer_id": p.answer_id, **record})

@@ -118,6 +118,8 @@ class Reply:
     finish_reason: str | None
     prompt_tokens: int
     completion_tokens: int
+    model: str | None = None  # the model id the endpoint's reply named
+    fingerprint: str | None = None  # its system_fingerprint (the offline sample endpoint names itself)
 
 
 @dataclass
@@ -221,6 +223,8 @@ class Drafter:
             finish_reason=choice.get("finish_reason"),
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
+            model=_text(body.get("model")),
+            fingerprint=_text(body.get("system_fingerprint")),
         )
 
     async def request(
@@ -284,6 +288,10 @@ class Drafter:
                 reply.prompt_tokens += first.prompt_tokens
                 reply.completion_tokens += first.completion_tokens
         raise AssertionError("unreachable")
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 class _BadBody(Exception):

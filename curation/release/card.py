@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from empathyqa.schema import LAYERS, RELEASE_SPLITS
+from empathyqa.schema import LAYERS, RELEASE_SPLITS, STAND_IN_MODEL
 
 FIELD_DOCS = {
     "id": "`{question_id}/{answer_id}`, unique in the release and stable across versions",
@@ -38,7 +38,6 @@ FIELD_DOCS = {
     "url": "(only with `--include-source-ids`) the question's page on the site, query string dropped",
 }
 SOURCE_FIELDS = ("source_question_id", "source_answer_id", "url")
-STAND_IN_MODEL = "empathyqa-offline-sample"
 # Licence of the texts per site, where it is known; anything else is "unknown: see the site's terms".
 LICENCES = {
     "127.0.0.1": "written for the Empathy-QA toolkit (bundled sample site, no real user's text): Apache-2.0",

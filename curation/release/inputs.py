@@ -15,7 +15,15 @@ import pyarrow.parquet as pq
 from curation.release.ids import QUESTION_ID, release_answer_id, release_question_id, strip_query
 from empathyqa.coe import build_prompt, format_completion
 from empathyqa.outputs import IncompleteOutput, Manifest, check_output, read_manifest
-from empathyqa.schema import COE_RECORD, COE_STATUSES, CURATED_THREAD, LAYERS, RELEASE_SPLITS, pair_id
+from empathyqa.schema import (
+    COE_RECORD,
+    COE_STATUSES,
+    CURATED_THREAD,
+    LAYERS,
+    RELEASE_SPLITS,
+    STAND_IN_MODEL,
+    pair_id,
+)
 
 CURATED_FILE = "curated.parquet"
 REPORT_FILE = "report.json"
@@ -186,7 +194,6 @@ def _chain(record: dict[str, Any], answer: str) -> tuple[dict[str, str], str] | 
         return None
 
 
-STAND_IN_MODEL = "empathyqa-offline-sample"
 STAND_IN_NOTE = "离线示例端点"  # what the sample endpoint's replies said before records carried `stand_in`
 
 

@@ -89,7 +89,8 @@ def test_demo_drafting_through_the_sample_endpoint(tmp_path, endpoint):
         assert rows[qid]["l4"] == draft["l4"] and rows[qid]["answer_id"] == draft["sample_answer_id"]
         assert "offline sample" in rows[qid]["raw_reply"]
     generic = rows["sample:00001"]
-    assert "通用草稿" in generic["l1"] and "此帖不在示例数据中" in generic["raw_reply"]
+    assert "此帖不在示例数据中" in generic["raw_reply"] and "问题1" in generic["l1"]  # built from this post
+    assert all(r["stand_in"] and r["endpoint_model"] == "empathyqa-offline-sample" for r in rows.values())
     assert re.search(r"failed\s+0\n", result.stderr), result.stderr
     assert "endpoint says" in result.stderr and "offline sample" in result.stderr
 
