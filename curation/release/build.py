@@ -50,7 +50,7 @@ from curation.release.splits import assign_splits, parse_fractions
 from empathyqa.config import add_dataclass_arguments, dataclass_from_args
 from empathyqa.outputs import Manifest, OutputBusy, folder_lock, write_manifest
 from empathyqa.progress import print_summary, progress
-from empathyqa.schema import RELEASE_SPLITS, conform
+from empathyqa.schema import RELEASE_SPLITS, STAND_IN_MODEL, conform
 
 VERSION = re.compile(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z][0-9A-Za-z.]*)?")  # X.Y.Z, or X.Y.Z-pre (0.0.0-demo)
 
@@ -139,7 +139,7 @@ def _manifest_meta(config: ReleaseConfig, facts: CardFacts, curated: Manifest | 
     return {
         "version": config.version,
         "include_source_ids": config.include_source_ids,
-        "stand_in_rows": sum(1 for r in rows if r.get("stand_in")),
+        "stand_in_rows": sum(1 for r in rows if r["coe_model"] == STAND_IN_MODEL),
         "split": list(facts.fractions),
         "seed": config.seed,
         "curated": None if curated is None else {"created_at": curated.created_at, "meta": curated.meta},

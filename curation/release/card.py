@@ -200,7 +200,7 @@ def _sources_section(facts: CardFacts) -> str:
             info.questions,
             info.first_crawl or "-",
             info.last_crawl or "-",
-            LICENCES.get(info.domain, UNKNOWN_LICENCE),
+            LICENCES.get(info.domain.rsplit(":", 1)[0], UNKNOWN_LICENCE),
         ]
         for name, info in sorted(facts.sources.items())
     ]
@@ -478,10 +478,11 @@ def _splits_section(facts: CardFacts) -> str:
         "## How the splits were made\n\n"
         f"By question ({shares}; seed {facts.seed}): all answers of a question are in one split, and "
         "questions linked through a near-duplicate cluster (question or answer `dup_cluster`) form one "
-        "`dup_group` that is never split. A group's split is a hash of the seed and the group's smallest "
-        "release id, read against the cumulative shares: it does not depend on the rest of the data, so "
-        "later versions built with the same shares and seed keep every question in its split (no test post "
-        "moves into train). Topics are not stratified; the Topics table shows how each was cut."
+        "`dup_group` that is never split. A group's split is a hash of the seed and the release id of the "
+        "group's earliest post, read against the cumulative shares: it does not depend on the rest of the "
+        "data, so later versions built with the same shares and seed keep every question in its split (no "
+        "test post moves into train), reposts added later included. Topics are not stratified; the Topics "
+        "table shows how each was cut."
         f"{pinned} The same input and seed give byte-identical data files and card (`manifest.json` adds "
         "the build time)."
     )

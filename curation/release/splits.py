@@ -2,18 +2,21 @@
 
 Questions that share a question-level or answer-level `dup_cluster` form one group; a group never
 spans two splits. A group's split is a hash of (seed, its key) read against the cumulative shares,
-where the key is the smallest release id among its members (`curation.release.ids`). The same post
-thus lands in the same split in every version built with the same seed and shares, whatever else the
-input holds: a new version never moves a test post into train. Only a new repost that joins a group
-and hashes below its key can move the group; `--previous` pins every question a previous version
-released to the split it had there.
+where the key is the release id (`curation.release.ids`) of its earliest member (asked_at, else
+crawled_at; ties and undated posts by release id). The same post thus lands in the same split in
+every version built with the same seed and shares, whatever else the input holds, and a repost that
+a later crawl adds to a group (it is newer than the post it repeats) does not move the group. Only a
+later crawl that finds an older member of a group can; `--previous` pins every question a previous
+version released to the split it had there.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 from curation.release.ids import release_question_id
@@ -73,6 +76,17 @@ def dup_groups(threads: Sequence[dict[str, Any]]) -> dict[str, str]:
     return {qid: groups.find(qid) for qid in groups.parent}
 
 
+def _timestamp(text: str | None) -> float:
+    """Seconds since the epoch of an ISO time (naive read as UTC); undated posts sort last."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        return math.inf
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
 def bucket(seed: int, key: str) -> float:
     """A point in [0, 1) fixed by (seed, key)."""
     return int(hashlib.sha256(f"{seed}\0{key}".encode()).hexdigest()[:15], 16) / 16**15
@@ -107,13 +121,15 @@ def assign_splits(
     """
     group_of = dup_groups(threads)
     members: dict[str, list[str]] = defaultdict(list)
+    age: dict[str, float] = {}
     for thread in threads:
         members[group_of[thread["question_id"]]].append(thread["question_id"])
+        age[thread["question_id"]] = _timestamp(thread.get("asked_at") or thread.get("crawled_at"))
     notes: Counter = Counter()
     split_of: dict[str, str] = {}
     key_of: dict[str, str] = {}
     for qids in members.values():
-        key = min(release_question_id(q) for q in qids)
+        key = min((age[q], release_question_id(q)) for q in qids)[1]
         before = {previous[r] for r in map(release_question_id, qids) if previous and r in previous}
         if before:
             split = next(s for s in PRECEDENCE if s in before)

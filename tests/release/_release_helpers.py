@@ -248,6 +248,7 @@ def synthetic_curated(n: int, seed: int = 0) -> list[dict]:
                     }
                     for a in raw["answers"]
                 ],
+                "asked_at": raw.get("asked_at"),
                 "crawled_at": raw.get("crawled_at"),
                 "topic": topic,
                 "subtopic": subtopic,
