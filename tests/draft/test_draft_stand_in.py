@@ -42,6 +42,9 @@ def test_text_mode_stand_in_parses_and_names_itself():
         "text",
     )
     content = reply["choices"][0]["message"]["content"]
-    assert content.startswith("【离线示例端点（offline sample）") and reply["system_fingerprint"] == STAND_IN_MODEL
+    assert (
+        content.startswith("【离线示例端点（offline sample）")
+        and reply["system_fingerprint"] == STAND_IN_MODEL
+    )
     parsed = parse_reply(content, "text").layers()
     assert "毕业两年还在啃老" in parsed["l1"] and "给出具体可执行的步骤" in parsed["l4"]
