@@ -39,15 +39,15 @@ def score(gold: list[str], pred: list[str]) -> dict[str, dict[str, float]]:
     """{level or 'at risk': {precision, recall, support}} plus {'none': {false_flag_rate}}."""
     out: dict[str, dict[str, float]] = {}
     for level in LEVELS:
-        tp = sum(g == p == level for g, p in zip(gold, pred))
+        tp = sum(g == p == level for g, p in zip(gold, pred, strict=True))
         p, r = _pr(tp, pred.count(level), gold.count(level))
         out[level] = {"precision": p, "recall": r, "support": gold.count(level)}
     at_gold = [RANK[g] >= RANK["medium"] for g in gold]
     at_pred = [RANK[p] >= RANK["medium"] for p in pred]
-    tp = sum(g and p for g, p in zip(at_gold, at_pred))
+    tp = sum(g and p for g, p in zip(at_gold, at_pred, strict=True))
     p, r = _pr(tp, sum(at_pred), sum(at_gold))
     out["at risk"] = {"precision": p, "recall": r, "support": sum(at_gold)}
-    nones = [p for g, p in zip(gold, pred) if g == "none"]
+    nones = [p for g, p in zip(gold, pred, strict=True) if g == "none"]
     out["none"]["false_flag_rate"] = sum(p != "none" for p in nones) / len(nones) if nones else 0.0
     out["none"]["at_risk_false_flag_rate"] = (
         sum(RANK[p] >= RANK["medium"] for p in nones) / len(nones) if nones else 0.0
@@ -78,7 +78,7 @@ def report(split: str, scanner: RiskScanner, errors: bool) -> None:
         f"{none['at_risk_false_flag_rate']:.3f} at medium or high"
     )
     if errors and split == "dev":
-        for row, p in zip(rows, pred):
+        for row, p in zip(rows, pred, strict=True):
             if p != row["level"]:
                 print(f"  {row['level']:>6} -> {p:<6} {row['kind']:<22} {row['text']}")
 

@@ -38,7 +38,8 @@ class Entry:
     category: str
     level: str
     kind: str
-    requires: re.Pattern | None = None
+    requires: re.Pattern | None = None  # must also match somewhere in the text
+    near: re.Pattern | None = None  # must also match in the same sentence
 
 
 @dataclass(frozen=True)
@@ -76,12 +77,14 @@ def _entries(data: object, path: Path) -> list[Entry]:
             raise SystemExit(f"{path}: entry {i} has level {level!r} (low, medium or high)")
         try:
             regex = re.compile(_expand(str(spec["pattern"]), sets))
-            requires = re.compile(spec["requires"]) if spec.get("requires") else None
+            requires = re.compile(_expand(spec["requires"], sets)) if spec.get("requires") else None
+            near = re.compile(_expand(spec["near"], sets)) if spec.get("near") else None
         except (re.error, KeyError) as exc:
-            raise SystemExit(f"{path}: entry {i} ({spec.get('pattern')!r}) is not a valid pattern: {exc}")
-        entries.append(
-            Entry(regex, str(spec.get("category", "suicide")), level, str(spec.get("kind", "")), requires)
-        )
+            raise SystemExit(
+                f"{path}: entry {i} ({spec.get('pattern')!r}) is not a valid pattern: {exc}"
+            ) from None
+        category, kind = str(spec.get("category", "suicide")), str(spec.get("kind", ""))
+        entries.append(Entry(regex, category, level, kind, requires, near))
     return entries
 
 
@@ -113,12 +116,12 @@ _PERSON = re.compile(
     r"老公|老婆|丈夫|妻子|爱人|爸爸|爸妈|父母|爸|父亲|妈妈|妈|母亲|爷爷|奶奶|外公|外婆|姥姥|姥爷|表姐|表哥|表妹|表弟|"
     r"堂姐|堂哥|堂妹|堂弟|哥哥|哥|姐姐|姐|弟弟|弟|妹妹|妹|儿子|女儿|孩子|婆婆|公公|岳母|岳父|丈母娘|邻居|阿姨|叔叔|"
     r"网友|群友|亲戚|家人|学生|患者|病人|来访者|他|她)(?!们)"
-    r"|(?P<general>有人|别人|有的人|很多人|人们|老年人|年轻人|大学生|中学生|青少年|个人|某人|主角|男的|女的)"
+    r"|(?P<general>有人|别人|有的人|很多人|人们|一个人|老年人|年轻人|大学生|中学生|青少年|个人|某人|主角|男的|女的)"
     r"|(?P<second>你)(?!们)|(?P<self>我)(?!们)"
 )
 _OBJECT_BEFORE = re.compile(
     r"(?:给|跟|和|对|让|被|帮|陪|问|向|为|替|带|找|叫|像|比|伤害|欺负|打|骂|害|怪|恨|爱|喜欢|想|嫁|娶|离开|拖累|麻烦)"
-    r"(?:所有|那个|那些|这个|每个)?的?$"
+    r"(?:所有|那个|那些|这个|每个)?(?:我|你|他|她)?的?$"
 )
 _GENERIC_AFTER = re.compile(r"^的?(?:人|孩子|学生|患者|者)")
 _PAST = re.compile(
@@ -130,7 +133,10 @@ _THREAT = re.compile(
     r"(?:要是|如果|假如|敢|再逼|再这样|再去|再不|不然|否则|不让)[^。!！?？]{0,16}我(?:就|也)[^,，]{0,3}$"
 )
 _DESIRE = re.compile(r"想|冲动|念头")
-_NOW = re.compile(r"今晚|今天晚上|就今天|今天就|明天就|这周就|马上就|现在就|等会儿?就|待会儿?就")
+_NOW = re.compile(
+    r"今晚|今天晚上|就今天|今天就|明天就|这周就|这个?周末就|周末就|下周就|过几天就|马上就|现在就|等会儿?就|待会儿?就|"
+    r"天亮(?:之?前)|决定了|想好了|准备好了"
+)
 
 
 @dataclass
@@ -172,6 +178,8 @@ class RiskScanner:
                 for entry in self.entries:
                     if entry.requires is not None and not entry.requires.search(text):
                         continue
+                    if entry.near is not None and not entry.near.search(sentence):
+                        continue
                     for m in entry.regex.finditer(sentence):
                         judged = self._judge(sentence, m, entry, answer, carry)
                         if judged is None:
@@ -190,14 +198,17 @@ class RiskScanner:
         clause_pre = _CLAUSE_END.split(pre)[-1]
         post_clause = _CLAUSE_END.split(post)[0]
         level = entry.level
-        if _NEG_BEFORE.search(clause_pre) or _NEG_AFTER.search(post_clause):
+        negation = _NEG_BEFORE.search(clause_pre) or _NEG_AFTER.search(post_clause)
+        if negation:
             if _CESSATION.search(clause_pre) and post.startswith("了"):
                 return _Judged("low", "self", "no longer")
+            if negation.group().startswith(("有没有", "是否")) and _subject(pre) in ("general", "third"):
+                return None if answer else _Judged("low", "general", "asked")
             return None
         if pre.count("“") > pre.count("”") or pre.count('"') % 2 == 1 or pre.endswith(("「", "『", "'")):
             return None if answer else _Judged("low", "general", "quoted")
         media = None
-        for media in _MEDIA.finditer(pre):
+        for media in _MEDIA.finditer(pre):  # noqa: B007 - the last one
             pass
         if media is not None and _subject(pre[media.end() :]) != "self":
             return None
