@@ -146,6 +146,29 @@ class _Judged:
     note: str
 
 
+_SPEECH = re.compile(r"说|讲|写|发了|告诉|提到|表示|嚷|喊|威胁|闹")
+
+
+def _party(pre: str) -> str | None:
+    """Whose risk: the subject of the term's own clause; else an earlier clause's subject when it is the
+    writer, or someone reported as saying or writing it ("我老公总说活着太累，想去死"). A clause with no
+    subject after an unrelated event ("女朋友也走了，不如死了算了") is the writer's."""
+    clauses = _CLAUSE_END.split(pre)
+    own = _subject(clauses[-1])
+    if own is not None:
+        return own
+    before = pre[: len(pre) - len(clauses[-1])]
+    last = None
+    for m in _PERSON.finditer(before):
+        if not _OBJECT_BEFORE.search(before[max(0, m.start() - 6) : m.start()]):
+            last = m
+    if last is None:
+        return None
+    if last.lastgroup in ("self", "second") or _SPEECH.search(pre[last.end() :]):
+        return last.lastgroup
+    return "self"
+
+
 def _subject(pre: str) -> str | None:
     """The party of the last person named in `pre` who is not an object ("让我", "跟她")."""
     party = None
@@ -188,7 +211,7 @@ class RiskScanner:
                         key = (entry.category, judged.party)
                         if key not in best or RANK[judged.level] > RANK[best[key].level]:
                             best[key] = RiskFlag(entry.category, judged.level, term, field, judged.party)
-            carry = _subject(sentence) or carry
+            carry = _party(sentence) or carry
         return sorted(best.values(), key=lambda f: (-RANK[f.level], f.category, f.party))
 
     def _judge(
@@ -212,7 +235,7 @@ class RiskScanner:
             pass
         if media is not None and _subject(pre[media.end() :]) != "self":
             return None
-        named = _subject(pre + (m.group()[:1] if m.group().startswith("我") else ""))
+        named = _party(pre + (m.group()[:1] if m.group().startswith("我") else ""))
         if answer and (
             entry.kind == "mention"
             or _ANSWER_COND.search(pre)
@@ -254,5 +277,8 @@ def overall_level(flags: list[RiskFlag]) -> str:
 
 def asker_level(flags: list[dict] | list[RiskFlag]) -> str:
     """The asker's level: flags of the title and body only (answers' flags gate nothing)."""
-    levels = [(f["level"], f["field"]) if isinstance(f, dict) else (f.level, f.field) for f in flags or []]
+    levels = [
+        (f.get("level") or "none", f.get("field")) if isinstance(f, dict) else (f.level, f.field)
+        for f in flags or []
+    ]
     return max((lv for lv, where in levels if where in ASKER_FIELDS), key=RANK.__getitem__, default="none")

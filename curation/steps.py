@@ -187,6 +187,8 @@ class NoAnswers(Filter):
 
 
 class FlagRisk(MapStep):
+    """The asker's level (title and body) is the thread's; answers' flags are kept but gate nothing."""
+
     name = "risk"
 
     def __init__(self, config: CurationConfig) -> None:
@@ -194,14 +196,14 @@ class FlagRisk(MapStep):
 
     def apply(self, doc: Record, ctx: Context) -> None:
         flags = self.scanner.scan(doc["title"], "title") + self.scanner.scan(doc["body"], "body")
-        level = overall_level(flags)  # the thread's level is the asker's; answers are capped at low
+        level = overall_level(flags)
         for answer in doc["answers"]:
-            flags += self.scanner.scan(answer["body"], f"answer:{answer['answer_id']}", cap="low")
-        if level == "none" and flags:
-            level = "low"
+            flags += self.scanner.scan(answer["body"], f"answer:{answer['answer_id']}", answer=True)
         doc["risk_flags"] = [f.to_dict() for f in flags]
         doc["risk_level"] = level
         ctx.count(self.name, f"level:{level}")
+        if level == "none" and flags:
+            ctx.count(self.name, "answer_only_flags")
 
 
 class AssignTopic(MapStep):

@@ -20,6 +20,7 @@ FIELD_DOCS = {
     "source": "the site the thread came from (spider name)",
     "topic": "primary topic assigned by curation",
     "subtopic": "sub-topic assigned by curation",
+    "topic_source": "where the topic came from: `tag` (the site's tag), `classifier`, `keywords` or `default`",
     "title": "question title",
     "question": "question text (normalised, PII replaced by typed placeholders such as `<PHONE>`)",
     "answer": "answer text (normalised, PII replaced)",
@@ -31,6 +32,7 @@ FIELD_DOCS = {
     "prompt": "the user turn as training sees it (`empathyqa.coe.build_prompt(title, question)`)",
     "completion": "training target: `<empathy_think>` with `<L1>`..`<L4>`, then `<answer>`; null without a chain",
     "risk_flags": "`category:level` risk flags of the question and this answer (e.g. `suicide:high`)",
+    "risk_level": "the asker's risk level (title and body): `none`, `low`, `medium`, `high`",
     "dup_group": "questions linked through a near-duplicate cluster; a group never spans two splits",
 }
 
