@@ -31,7 +31,6 @@ from curation.steps import (
     spam_reason,
 )
 from curation.text import char_shingles, dedup_key, nfkc, normalise, repetition, zh_share
-from curation.topics import Taxonomy
 
 
 # ----------------------------------------------------------------------------- normalise
@@ -168,22 +167,6 @@ def test_pii_step_scrubs_and_pseudonymises_with_salt():
     anonymous["asker_anonymous"] = True
     ScrubPii(config)([anonymous], Context())
     assert anonymous["asker_id"] is None
-
-
-# ----------------------------------------------------------------------------- topics
-def test_topics_from_tags_keywords_and_custom_taxonomy(tmp_path):
-    taxonomy = Taxonomy.load()
-    primary, sub = taxonomy.counts()
-    assert primary >= 10 and sub >= 30
-    assert taxonomy.classify(["失眠"], [], "")[:2] == ("情绪", "失眠")
-    assert taxonomy.classify([], ["男朋友", "吵架"], "")[:2] == ("恋爱", "恋爱矛盾")
-    assert taxonomy.classify([], [], "今天")[:2] == ("其他", "其他")
-    custom = tmp_path / "tax.yaml"
-    custom.write_text(
-        "default: {topic: misc, subtopic: misc}\ntopics:\n  work:\n    boss: {keywords: [领导]}\n",
-        encoding="utf-8",
-    )
-    assert Taxonomy.load(custom).classify([], [], "领导骂我")[:2] == ("work", "boss")
 
 
 # ----------------------------------------------------------------------------- MinHash / LSH
