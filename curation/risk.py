@@ -101,7 +101,7 @@ def load_lexicon(extra: str | Path | None = None) -> list[Entry]:
 _SENTENCE = re.compile(r"[^。!！?？;；\n…]+(?:\.{3,}|…+|[。!！?？;；\n]+)?")
 _CLAUSE_END = re.compile(r"[,，:：、]")
 _NEG_BEFORE = re.compile(
-    r"(?:没有|不会|不可能|绝不|决不|从来没有?|从没有?|从未|从来不|并没有?|并不|不是|不要|不敢|不想|根本不|根本没|"
+    r"(?:没有|(?<!会)不会|不可能|绝不|决不|从来没有?|从没有?|从未|从来不|并没有?|并不|(?<!是)不是|(?<!要)不要|不敢|(?<!想)不想|根本不|根本没|"
     r"绝对没有?|一点也不|一点都不|有没有|是否|无)[^,，但可却]{0,4}$|(?:不|没|(?<![特分级区])别)$"
 )
 _NEG_AFTER = re.compile(r"^[^,，]{0,6}(?:都没有|也没有|都没|是没有的|没有过)")
@@ -169,6 +169,13 @@ def _party(pre: str) -> str | None:
     return "self"
 
 
+def _reported(sentence: str) -> str | None:
+    """A third party reported as saying or writing something carries to the next sentence's subjectless
+    clauses; anything else does not (the writer's own feelings are the default)."""
+    party = _party(sentence)
+    return party if party in ("third", "general") and _SPEECH.search(sentence) else None
+
+
 def _subject(pre: str) -> str | None:
     """The party of the last person named in `pre` who is not an object ("让我", "跟她")."""
     party = None
@@ -211,7 +218,7 @@ class RiskScanner:
                         key = (entry.category, judged.party)
                         if key not in best or RANK[judged.level] > RANK[best[key].level]:
                             best[key] = RiskFlag(entry.category, judged.level, term, field, judged.party)
-            carry = _party(sentence) or carry
+            carry = _reported(sentence)
         return sorted(best.values(), key=lambda f: (-RANK[f.level], f.category, f.party))
 
     def _judge(
