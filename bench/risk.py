@@ -89,14 +89,21 @@ def synthetic(scanner: RiskScanner, n: int) -> None:
 
     corpus = generate_corpus(n, seed=4, same_id_rate=0.0, risk_rate=0.1)
     gold, pred = [], []
+    start = time.perf_counter()
     for thread in corpus.threads:
+        for answer in thread["answers"]:  # answers are scanned in curation too (recorded, not gating)
+            scanner.scan(normalise(answer["body"]), "answer:x")
         gold.append(corpus.truth.risk.get(thread["source_id"], "none"))
         flags = scanner.scan(normalise(thread["title"]), "title") + scanner.scan(
             normalise(thread["body"]), "body"
         )
         pred.append(overall_level(flags))
+    seconds = time.perf_counter() - start
     figures = score(gold, pred)
-    print(f"\nsynthetic threads (empathyqa.synthetic, risk_rate 0.1): {len(gold)} threads")
+    print(
+        f"\nsynthetic threads (empathyqa.synthetic, risk_rate 0.1): {len(gold)} threads, "
+        f"{len(gold) / seconds:,.0f} threads/s with their answers (one core, loaded machine)"
+    )
     for level in ("high", "medium", "low", "none", "at risk"):
         f = figures[level]
         print(f"  {level:<8} {f['support']:>7} {f['precision']:>9.3f} {f['recall']:>7.3f}")

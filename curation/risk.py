@@ -186,39 +186,85 @@ def _subject(pre: str) -> str | None:
     return party
 
 
+_COMMON = set("了的我是不在就都也一有人这个你他她们说想要会到着过好没")
+
+
+def _anchors(nodes) -> frozenset[str] | None:
+    """Characters of which every match of a parsed regex holds at least one (None: no such set known).
+    Of a sequence's elements, the one whose characters are rarest in ordinary text is chosen."""
+    from re import _constants as c
+
+    best: frozenset[str] | None = None
+    for op, arg in nodes:
+        found: frozenset[str] | None = None
+        if op is c.LITERAL:
+            found = frozenset(chr(arg))
+        elif op is c.IN and arg and arg[0][0] is not c.NEGATE and all(o is c.LITERAL for o, _ in arg):
+            found = frozenset(chr(v) for _, v in arg)
+        elif op is c.SUBPATTERN:
+            found = _anchors(arg[-1])
+        elif op is c.BRANCH:
+            parts = [_anchors(branch) for branch in arg[1]]
+            found = None if any(p is None for p in parts) else frozenset().union(*parts)
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and arg[0] >= 1:
+            found = _anchors(arg[2])
+        if found is not None and (best is None or _cost(found) < _cost(best)):
+            best = found
+    return best
+
+
+def _cost(chars: frozenset[str]) -> int:
+    return sum(10 if ch in _COMMON else 1 for ch in chars)
+
+
 class RiskScanner:
     def __init__(self, lexicon: list[Entry] | None = None) -> None:
         self.entries = lexicon if lexicon is not None else load_lexicon()
-        # one pass of one regex tells whether a text needs the per-entry look at all
-        self.any = (
-            re.compile("|".join(f"(?:{e.regex.pattern})" for e in self.entries)) if self.entries else None
-        )
+        # A text is looked at only where an entry's anchor characters occur in it: set intersections
+        # in C instead of running every pattern over every answer.
+        self.anchors = [_anchors(re._parser.parse(e.regex.pattern)) for e in self.entries]
+        self.always = [i for i, a in enumerate(self.anchors) if a is None]
+        self.by_char: dict[str, list[int]] = {}
+        for i, chars in enumerate(self.anchors):
+            for ch in chars or ():
+                self.by_char.setdefault(ch, []).append(i)
+
+    def candidates(self, text: str) -> list[int]:
+        """Indices of the entries whose anchor characters occur in `text`, in lexicon order."""
+        found = set(self.always)
+        for ch in set(text).intersection(self.by_char):
+            found.update(self.by_char[ch])
+        return sorted(found)
 
     def scan(self, text: str, field: str, answer: bool | None = None) -> list[RiskFlag]:
         """Flags for one field; `answer` (default: the field starts with "answer") applies the
         counsellor rules. One flag per (category, party): the highest level, with its term."""
-        if not text or self.any is None or not self.any.search(text):
+        if not text:
             return []
         answer = field.startswith("answer") if answer is None else answer
         best: dict[tuple[str, str], RiskFlag] = {}
-        carry: str | None = None
+        previous = ""
         for sm in _SENTENCE.finditer(text):
             sentence = sm.group()
-            if self.any.search(sentence):
-                for entry in self.entries:
-                    if entry.requires is not None and not entry.requires.search(text):
+            entries = self.candidates(sentence)
+            carry: str | None | bool = False  # the previous sentence's reported party, when needed
+            for i in entries:
+                entry = self.entries[i]
+                if entry.requires is not None and not entry.requires.search(text):
+                    continue
+                if entry.near is not None and not entry.near.search(sentence):
+                    continue
+                for m in entry.regex.finditer(sentence):
+                    if carry is False:
+                        carry = _reported(previous) if previous else None
+                    judged = self._judge(sentence, m, entry, answer, carry)
+                    if judged is None:
                         continue
-                    if entry.near is not None and not entry.near.search(sentence):
-                        continue
-                    for m in entry.regex.finditer(sentence):
-                        judged = self._judge(sentence, m, entry, answer, carry)
-                        if judged is None:
-                            continue
-                        term = m.group() + (f" ({judged.note})" if judged.note else "")
-                        key = (entry.category, judged.party)
-                        if key not in best or RANK[judged.level] > RANK[best[key].level]:
-                            best[key] = RiskFlag(entry.category, judged.level, term, field, judged.party)
-            carry = _reported(sentence)
+                    term = m.group() + (f" ({judged.note})" if judged.note else "")
+                    key = (entry.category, judged.party)
+                    if key not in best or RANK[judged.level] > RANK[best[key].level]:
+                        best[key] = RiskFlag(entry.category, judged.level, term, field, judged.party)
+            previous = sentence
         return sorted(best.values(), key=lambda f: (-RANK[f.level], f.category, f.party))
 
     def _judge(
