@@ -132,6 +132,7 @@ RISK_FLAG = pa.struct(
         ("level", pa.string()),  # low | medium | high
         ("term", pa.string()),  # the lexicon entry that matched
         ("field", pa.string()),  # title | body | answer:<answer_id>
+        ("party", pa.string()),  # self | third | general: whose risk the text tells of
     ]
 )
 PII_COUNT = pa.struct([("kind", pa.string()), ("count", pa.int64())])
@@ -168,8 +169,9 @@ CURATED_THREAD = pa.schema(
         ("crawled_at", pa.string()),
         ("topic", pa.string()),
         ("subtopic", pa.string()),
+        ("topic_source", pa.string()),  # tag | classifier | keywords | default
         ("dup_cluster", pa.string()),
-        ("risk_level", pa.string()),  # none | low | medium | high
+        ("risk_level", pa.string()),  # the asker's (title and body): none | low | medium | high
         ("risk_flags", pa.list_(RISK_FLAG)),
         ("pii_counts", pa.list_(PII_COUNT)),
         ("quality", pa.map_(pa.string(), pa.float64())),
@@ -274,6 +276,7 @@ RELEASE_ROW = pa.schema(
         ("source", pa.string()),
         ("topic", pa.string()),
         ("subtopic", pa.string()),
+        ("topic_source", pa.string()),
         ("title", pa.string()),
         ("question", pa.string()),
         ("answer", pa.string()),
@@ -285,6 +288,7 @@ RELEASE_ROW = pa.schema(
         ("prompt", pa.string()),
         ("completion", pa.string()),
         ("risk_flags", pa.list_(pa.string())),  # "{category}:{level}" for the question and this answer
+        ("risk_level", pa.string()),  # the asker's level; gates training per question
         ("dup_group", pa.string()),  # questions linked by a shared dup_cluster; never split apart
         ("coe_model", pa.string()),  # the endpoint's own model id; empathyqa-offline-sample: stand-in text
     ]

@@ -89,6 +89,11 @@ def prompt_messages(row: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def is_risky(row: dict[str, Any]) -> bool:
+    """Whether the row's question is a risk post. The asker's `risk_level` is the same on every row of a
+    question, so every row of a risk question goes; flags of answers alone keep it. Releases without
+    the column fall back to the row's flags."""
+    if "risk_level" in row:
+        return (row.get("risk_level") or "none") != "none"
     return bool(row.get("risk_flags"))
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from curation.risk import asker_level
 from empathyqa.schema import pair_id
 
 
@@ -61,6 +62,14 @@ def _answer_rank(answer: dict) -> tuple:
     )
 
 
+def asker_risk(thread: dict) -> str:
+    """The asker's level (title and body) gates drafting; flags found only in answers gate nothing."""
+    flags = thread.get("risk_flags")
+    if flags:
+        return asker_level(flags)
+    return thread.get("risk_level") or "none"
+
+
 def select_pairs(
     threads: list[dict], per_question: int = 1, include_risk: bool = False
 ) -> tuple[list[Pair], Counter]:
@@ -68,7 +77,7 @@ def select_pairs(
     skipped: Counter = Counter()
     pairs: list[Pair] = []
     for thread in threads:
-        risk = thread.get("risk_level") or "none"
+        risk = asker_risk(thread)
         answers = [a for a in thread.get("answers") or [] if a and (a.get("body") or "").strip()]
         if risk != "none" and not include_risk:
             skipped[f"threads at risk {risk}"] += 1

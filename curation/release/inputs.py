@@ -315,6 +315,7 @@ def build_rows(
                     "source": thread["source"],
                     "topic": thread.get("topic"),
                     "subtopic": thread.get("subtopic"),
+                    "topic_source": thread.get("topic_source"),
                     "title": title,
                     "question": question,
                     "answer": answer["body"],
@@ -327,6 +328,7 @@ def build_rows(
                     "prompt": build_prompt(title, question),
                     "completion": chain[1] if chain else None,
                     "risk_flags": _risk_flags(thread, aid),
+                    "risk_level": thread.get("risk_level"),
                 }
             )
     return rows
