@@ -102,7 +102,7 @@ def test_endpoint_system_parses_coe_and_records_errors(tmp_path):
     assert rows["q0"]["format_ok"] is True and rows["q0"]["answer"] == "睡前写下担心的事。"
     assert rows["q0"]["coe"]["l4"] == "先共情再建议"
     assert rows["q2"]["format_ok"] is False and rows["q2"]["answer"] == "没有按格式的回答"
-    assert "InternalServerError" in rows["q1"]["error"] and rows["q1"]["answer"] == ""
+    assert rows["q1"]["error"].startswith("server_error: HTTP 500") and rows["q1"]["answer"] == ""
     first = next(r for r in server.requests if "失眠" in r["messages"][-1]["content"])
     assert first["model"] == "my-model"
     assert first["messages"][0] == {"role": "system", "content": SYSTEM_PROMPT}

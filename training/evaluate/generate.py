@@ -6,9 +6,9 @@ template, CoE system prompt) or `openai:NAME` (any OpenAI-compatible endpoint).
 
 from __future__ import annotations
 
+import os
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -221,37 +221,32 @@ def local_rows(model_path: str, posts: list[Post], options: GenerateOptions) -> 
 
 
 def endpoint_rows(model_name: str, posts: list[Post], options: GenerateOptions) -> list[dict[str, Any]]:
-    import os
-
-    from openai import OpenAI
+    from empathyqa.endpoint import FEW_RETRIES, Endpoint, EndpointError, map_requests
 
     base_url = options.base_url or os.environ.get("OPENAI_BASE_URL")
     if not base_url:
         raise EvaluateInputError("openai:NAME needs --base-url URL or OPENAI_BASE_URL")
-    client = OpenAI(base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY") or "EMPTY", timeout=120)
 
-    def one(post: Post) -> dict[str, Any]:
+    async def one(endpoint: Endpoint, post: Post) -> dict[str, Any]:
         pros = [a["answer"] for a in post.professional()]
         started = time.perf_counter()
         try:
-            reply = client.chat.completions.create(
-                model=model_name,
-                messages=chat_messages(post.prompt),
-                max_tokens=options.max_new_tokens,
-                temperature=options.temperature,
-                top_p=options.top_p,
-                seed=options.seed,
-            )
-            output = reply.choices[0].message.content or ""
-            error = None
-        except Exception as exc:  # after the client's own retries: record it, judge an empty answer
-            output, error = "", f"{type(exc).__name__}: {exc}"[:500]
+            reply = await endpoint.request(chat_messages(post.prompt))
+            output, error = reply.content or "", None
+        except EndpointError as exc:  # after the retries: record it, judge an empty answer
+            output, error = "", f"{exc.reason}: {exc.error}"[:500]
         return _row(
             post, f"openai:{model_name}", output, pros, error=error, latency_s=time.perf_counter() - started
         )
 
-    with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:
-        return list(progress(pool.map(one, posts), desc=f"generate {model_name}", total=len(posts)))
+    params = {
+        "max_tokens": options.max_new_tokens,
+        "temperature": options.temperature,
+        "top_p": options.top_p,
+        "seed": options.seed,
+    }
+    connect = {"model": model_name, "params": params, "retry": FEW_RETRIES}
+    return map_requests(connect, base_url, one, posts, options.concurrency, f"generate {model_name}", "post")
 
 
 def generate(
