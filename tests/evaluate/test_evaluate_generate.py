@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from _evaluate_helpers import ROOT, ScriptedChatServer, run_cli, write_generation, write_split
+from _evaluate_helpers import ROOT, write_generation, write_split
 
 from empathyqa.coe import SYSTEM_PROMPT, build_prompt, format_completion
 from training.evaluate.generate import split_output
@@ -46,9 +46,10 @@ def test_split_output_parses_coe_or_falls_back():
     assert split_output("") == ("", None, False)
 
 
-def test_reference_system_uses_professional_answers(tmp_path):
+def test_reference_system_uses_professional_answers(tmp_path, cli):
     write_split(tmp_path / "release")
-    proc = run_cli(
+    proc = cli(
+        "training.evaluate",
         [
             "generate",
             "--model",
@@ -57,7 +58,7 @@ def test_reference_system_uses_professional_answers(tmp_path):
             str(tmp_path / "release"),
             "--out",
             str(tmp_path / "gen"),
-        ]
+        ],
     )
     assert proc.returncode == 0, proc.stderr
     assert "answers written" in proc.stderr
@@ -72,7 +73,7 @@ def test_reference_system_uses_professional_answers(tmp_path):
     assert q0["prompt"] == build_prompt("失眠", "最近总是睡不着，脑子里全是工作的事。")
 
 
-def test_endpoint_system_parses_coe_and_records_errors(tmp_path):
+def test_endpoint_system_parses_coe_and_records_errors(tmp_path, fake_endpoint, cli):
     write_split(tmp_path / "release")
     coe = format_completion("焦虑", "担心工作", "想睡好", "先共情再建议", "睡前写下担心的事。")
 
@@ -84,8 +85,9 @@ def test_endpoint_system_parses_coe_and_records_errors(tmp_path):
             return 500
         return "没有按格式的回答"
 
-    with ScriptedChatServer(reply) as server:
-        proc = run_cli(
+    with fake_endpoint(reply=reply) as server:
+        proc = cli(
+            "training.evaluate",
             [
                 "generate",
                 "--model",
@@ -95,7 +97,7 @@ def test_endpoint_system_parses_coe_and_records_errors(tmp_path):
                 "--data",
                 str(tmp_path / "release"),
             ]
-            + ["--out", str(tmp_path / "gen"), "--concurrency", "2"]
+            + ["--out", str(tmp_path / "gen"), "--concurrency", "2"],
         )
     assert proc.returncode == 0, proc.stderr
     rows = rows_of(tmp_path / "gen" / "my-model.parquet")
@@ -103,17 +105,18 @@ def test_endpoint_system_parses_coe_and_records_errors(tmp_path):
     assert rows["q0"]["coe"]["l4"] == "先共情再建议"
     assert rows["q2"]["format_ok"] is False and rows["q2"]["answer"] == "没有按格式的回答"
     assert rows["q1"]["error"].startswith("server_error: HTTP 500") and rows["q1"]["answer"] == ""
-    first = next(r for r in server.requests if "失眠" in r["messages"][-1]["content"])
+    first = next(r["body"] for r in server.requests if "失眠" in r["user"])
     assert first["model"] == "my-model"
     assert first["messages"][0] == {"role": "system", "content": SYSTEM_PROMPT}
     assert "errors                            1" in proc.stderr
 
 
-def test_tiny_model_then_score_gives_every_metric(tmp_path, tiny_model):
+def test_tiny_model_then_score_gives_every_metric(tmp_path, tiny_model, cli):
     """The acceptance path: the tiny model and the professional answers, generated and scored."""
     release = write_split(tmp_path / "release").parent
     for model in ("reference", str(tiny_model)):
-        proc = run_cli(
+        proc = cli(
+            "training.evaluate",
             ["generate", "--model", model, "--data", str(release), "--out", str(tmp_path / "gen")]
             + ["--max-new-tokens", "8", "--temperature", "1.0", "--batch-size", "2"],
             timeout=300,
@@ -122,7 +125,8 @@ def test_tiny_model_then_score_gives_every_metric(tmp_path, tiny_model):
     tiny = rows_of(tmp_path / "gen" / "tiny-qwen.parquet")
     assert len(tiny) == 4
     assert all(r["format_ok"] is False and r["answer"] == r["output"].strip() for r in tiny.values())
-    proc = run_cli(
+    proc = cli(
+        "training.evaluate",
         [
             "score",
             str(tmp_path / "gen"),
@@ -132,7 +136,7 @@ def test_tiny_model_then_score_gives_every_metric(tmp_path, tiny_model):
             "sample",
             "--bootstrap",
             "100",
-        ]
+        ],
     )
     assert proc.returncode == 0, proc.stderr
     assert "SAMPLE JUDGE" in proc.stderr
@@ -172,19 +176,23 @@ def test_tiny_model_then_score_gives_every_metric(tmp_path, tiny_model):
         ),
     ],
 )
-def test_bad_input_gives_one_clear_line(tmp_path, args, message):
+def test_bad_input_gives_one_clear_line(tmp_path, args, message, cli):
     split = write_split(tmp_path / "release")
     (tmp_path / "empty").mkdir()
     write_generation(tmp_path / "gen", "a", {"q0": "x"})
     write_generation(tmp_path / "gen", "b", {"q0": "y"})
     filled = [a.format(split=split, empty=tmp_path / "empty", gen=tmp_path / "gen") for a in args]
-    proc = run_cli(filled, env={"OPENAI_BASE_URL": "", "LABEL_STUDIO_URL": "", "LABEL_STUDIO_API_KEY": ""})
+    proc = cli(
+        "training.evaluate",
+        filled,
+        env={"OPENAI_BASE_URL": "", "LABEL_STUDIO_URL": "", "LABEL_STUDIO_API_KEY": ""},
+    )
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
-def test_help_explains_each_command():
+def test_help_explains_each_command(cli):
     for args in (
         ["--help"],
         ["generate", "--help"],
@@ -192,5 +200,5 @@ def test_help_explains_each_command():
         ["human", "push", "--help"],
         ["human", "pull", "--help"],
     ):
-        proc = run_cli(args)
+        proc = cli("training.evaluate", args)
         assert proc.returncode == 0 and "usage:" in proc.stdout

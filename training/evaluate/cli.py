@@ -158,7 +158,7 @@ def run_score(config: ScoreConfig, inputs: list[str]) -> int:
     if config.judge_model or config.judge_base_url == "sample":
         base_url = config.judge_base_url or None
         if base_url == "sample":
-            from training.evaluate.sample_judge import BANNER, start_sample_judge
+            from annotation.sample_endpoint import JUDGE_BANNER, start_sample_judge
 
             base_url, stop = start_sample_judge()
         judge = JudgeOptions(
@@ -170,7 +170,7 @@ def run_score(config: ScoreConfig, inputs: list[str]) -> int:
             response_format=config.judge_response_format,
             max_tokens=config.judge_max_tokens,
             seed=config.seed,
-            note=BANNER if stop else "",
+            note=JUDGE_BANNER if stop else "",
         )
         if config.judge_orders < 1:
             raise EvaluateInputError("--judge-orders must be at least 1")
