@@ -202,3 +202,21 @@ def test_help_explains_each_command(cli):
     ):
         proc = cli("training.evaluate", args)
         assert proc.returncode == 0 and "usage:" in proc.stdout
+
+
+def test_newest_release_is_chosen_by_version_not_by_text(tmp_path, cli):
+    """0.10.0 is newer than 0.9.0 although "0.9.0" > "0.10.0" as text; a stray folder is ignored."""
+    from training.evaluate.generate import resolve_split
+
+    root = tmp_path / "empathy_qa"
+    for version in ("0.9.0", "0.10.0", "0.2.1", "drafts"):
+        write_split(root / version)
+    assert resolve_split("test", str(root)) == root / "0.10.0" / "test.parquet"
+    write_split(root / "1.0.0rc1")
+    assert resolve_split("test", str(root)) == root / "1.0.0rc1" / "test.parquet"
+    proc = cli(
+        "training.evaluate",
+        ["generate", "--model", "reference", "--data", str(root), "--out", str(tmp_path / "gen")],
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert pq.read_table(tmp_path / "gen" / "reference.parquet").num_rows == 4

@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from packaging.version import InvalidVersion, Version
 
 from empathyqa.coe import build_prompt, chat_messages, parse_completion
 from empathyqa.io import write_parquet_atomic
@@ -66,12 +67,20 @@ def resolve_split(split: str, data: str | None) -> Path:
     else:
         root = Path(data or "datasets/empathy_qa")
         if not (root / f"{split}.parquet").exists() and root.is_dir():
-            versions = sorted(p for p in root.iterdir() if (p / f"{split}.parquet").exists())
-            root = versions[-1] if versions else root
+            versions = [p for p in root.iterdir() if (p / f"{split}.parquet").exists()]
+            root = max(versions, key=version_order) if versions else root
         path = root / f"{split}.parquet"
     if not path.is_file():
         raise EvaluateInputError(f"split not found: {path} (give --data RELEASE_DIR or --split FILE.parquet)")
     return path
+
+
+def version_order(folder: Path) -> tuple[int, Version | str]:
+    """Release folders by parsed version (0.10.0 after 0.9.0); names that are no version sort first."""
+    try:
+        return 1, Version(folder.name)
+    except InvalidVersion:
+        return 0, folder.name
 
 
 def load_posts(path: Path, limit: int | None = None) -> list[Post]:
