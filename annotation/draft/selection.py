@@ -6,8 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
+from empathyqa.io import read_table
 from empathyqa.schema import pair_id
 
 
@@ -41,15 +40,8 @@ def curated_path(path: str | Path) -> Path:
 
 def read_curated(path: str | Path) -> list[dict]:
     path = curated_path(path)
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several types for a broken file
-        raise InputError(f"{path} is not a readable Parquet file: {exc}") from exc
-    needed = {"question_id", "title", "body", "answers"}
-    missing = sorted(needed - set(table.column_names))
-    if missing:
-        raise InputError(f"{path} is not a curated set: missing column(s) {', '.join(missing)}")
-    return table.to_pylist()
+    required = ("answers", "body", "question_id", "title")
+    return read_table(path, required, "curated set", error=InputError).to_pylist()
 
 
 def _answer_rank(answer: dict) -> tuple:

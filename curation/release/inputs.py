@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from empathyqa.coe import build_prompt, format_completion
+from empathyqa.io import read_table
 from empathyqa.schema import COE_RECORD, COE_STATUSES, CURATED_THREAD, LAYERS, pair_id
 
 CURATED_FILE = "curated.parquet"
@@ -49,13 +49,7 @@ def _resolve(path: Path, filename: str, what: str) -> Path:
 
 
 def _read_parquet(path: Path, schema: pa.Schema, required: Iterable[str], what: str) -> list[dict[str, Any]]:
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ReleaseInputError(f"{what}: {path} is not a readable Parquet file ({exc})") from exc
-    missing = [name for name in required if name not in table.column_names]
-    if missing:
-        raise ReleaseInputError(f"{what}: {path} lacks column(s) {', '.join(missing)}")
+    table = read_table(path, required, what, error=ReleaseInputError)
     # Extra columns are ignored; missing optional ones read as null.
     return [{name: row.get(name) for name in schema.names} for row in table.to_pylist()]
 

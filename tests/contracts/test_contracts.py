@@ -135,3 +135,22 @@ def test_expand_inputs_walks_folders_sorted_and_fails_on_missing(tmp_path: Path)
     assert expand_inputs([tmp_path / "d" / "notes.txt"]) == [tmp_path / "d" / "notes.txt"]
     with pytest.raises(FileNotFoundError):
         expand_inputs([tmp_path / "missing"])
+
+
+def test_read_table_names_the_input_and_what_it_lacks(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import pytest
+
+    from empathyqa.io import TableError, read_table
+
+    path = tmp_path / "curated.parquet"
+    pq.write_table(pa.table({"question_id": ["yixinli:1"], "title": ["失眠三个月，白天上班总是走神"]}), path)
+    assert read_table(path, ("question_id",)).column("title").to_pylist() == ["失眠三个月，白天上班总是走神"]
+    with pytest.raises(
+        TableError, match=r"^curated set .*curated\.parquet is missing column\(s\) body, answers$"
+    ):
+        read_table(path, ("question_id", "body", "answers"), "curated set")
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(KeyError, match="not a readable Parquet file"):  # a stage's own error type
+        read_table(tmp_path / "broken.parquet", error=KeyError)

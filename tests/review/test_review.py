@@ -68,7 +68,7 @@ def test_resolve_rules():
 def test_load_drafts_reports_missing_columns(tmp_path):
     table = pa.table({"question_id": ["q"], "answer_id": ["a"], "l1": ["x"]})
     pq.write_table(table, tmp_path / "coe.parquet")
-    with pytest.raises(ReviewError, match="lacks field"):
+    with pytest.raises(ReviewError, match="missing column"):
         load_drafts(tmp_path)
     with pytest.raises(ReviewError, match="does not exist"):
         load_drafts(tmp_path / "nowhere")

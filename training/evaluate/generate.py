@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from packaging.version import InvalidVersion, Version
 
 from empathyqa.coe import build_prompt, chat_messages, parse_completion
-from empathyqa.io import write_parquet_atomic
+from empathyqa.io import read_table, write_parquet_atomic
 from empathyqa.progress import progress
 from empathyqa.schema import LAYERS_STRUCT, RELEASE_ROW
 
@@ -84,17 +83,8 @@ def version_order(folder: Path) -> tuple[int, Version | str]:
 
 
 def load_posts(path: Path, limit: int | None = None) -> list[Post]:
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several types for a bad file
-        raise EvaluateInputError(f"{path} is not a readable Parquet file: {exc}") from exc
-    missing = [
-        n for n in ("question_id", "answer", "prompt", "title", "question") if n not in table.column_names
-    ]
-    if missing:
-        raise EvaluateInputError(
-            f"{path} is not a release split (RELEASE_ROW); missing: {', '.join(missing)}"
-        )
+    required = ("question_id", "answer", "prompt", "title", "question")
+    table = read_table(path, required, "release split", error=EvaluateInputError)
     posts: dict[str, Post] = {}
     for row in table.select([n for n in RELEASE_ROW.names if n in table.column_names]).to_pylist():
         qid = row.get("question_id")
@@ -292,14 +282,7 @@ def read_generations(paths: list[Path]) -> dict[str, list[dict[str, Any]]]:
     """{system: rows} from generation files; a file that is not one is an input error."""
     systems: dict[str, list[dict[str, Any]]] = {}
     for path in paths:
-        try:
-            table = pq.read_table(path)
-        except Exception as exc:
-            raise EvaluateInputError(f"{path} is not a readable Parquet file: {exc}") from exc
-        missing = [n for n in GENERATION.names if n not in table.column_names]
-        if missing:
-            raise EvaluateInputError(f"{path} is not a `generate` output; missing: {', '.join(missing)}")
-        rows = table.to_pylist()
+        rows = read_table(path, GENERATION.names, "`generate` output", error=EvaluateInputError).to_pylist()
         names = {r["system"] for r in rows}
         if len(names) != 1:
             raise EvaluateInputError(f"{path} holds {len(names)} systems; expected exactly one")
