@@ -110,6 +110,14 @@ def test_config_precedence_default_then_yaml_then_flags(tmp_path: Path):
     assert got == Settings(model="from-yaml", limit=7, include_risk=True, weights=[0.5, 2.0])
 
 
+def test_config_flags_spellings_and_negation():
+    assert parse(["--include-risk", "false", "--limit", "0"]) == Settings(include_risk=False, limit=0)
+    assert parse(["--include_risk"]).include_risk is True  # HfArgumentParser's underscore spelling too
+    assert parse(["--include-risk", "--no-include-risk"]).include_risk is False
+    with pytest.raises(SystemExit):
+        parse(["--limit", "ten"])
+
+
 def test_config_unknown_yaml_key_is_a_clear_error(tmp_path: Path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("modle: typo\n", encoding="utf-8")
