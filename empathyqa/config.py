@@ -63,15 +63,15 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, with_con
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
-    if not path.exists():
-        raise SystemExit(f"config file not found: {path}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise SystemExit(f"config file not found: {path}") from None
     except yaml.YAMLError as exc:
         raise SystemExit(f"config file {path} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise SystemExit(f"config file {path} must hold a mapping of settings, not {type(data).__name__}")
-    return data
+    if isinstance(data, dict):
+        return data
+    raise SystemExit(f"config file {path} must hold a mapping of settings, not {type(data).__name__}")
 
 
 def build_config(cls: type[T], overrides: dict[str, Any], config_file: str | Path | None = None) -> T:

@@ -121,12 +121,12 @@ class Reply:
 
 @dataclass
 class Stats:
+    retry_reasons: dict[str, int] = field(default_factory=dict)
     requests: int = 0
     retries: int = 0
     repairs: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    retry_reasons: dict[str, int] = field(default_factory=dict)
     usage_estimated: int = 0  # replies without a `usage` field: tokens estimated from the text
     endpoint_note: str | None = None  # e.g. the offline sample endpoint saying what it is
 

@@ -32,10 +32,6 @@ STATE_FILE = "server.json"
 LOG_FILE = "server.log"
 
 
-class ServerError(RuntimeError):
-    """A problem with a clear message for the user; the CLI prints it without a traceback."""
-
-
 @dataclass(frozen=True)
 class Server:
     url: str
@@ -44,6 +40,10 @@ class Server:
     password: str
     data_dir: str
     pid: int
+
+
+class ServerError(RuntimeError):
+    """A problem with a clear message for the user; the CLI prints it without a traceback."""
 
 
 # --------------------------------------------------------------------------- credentials

@@ -163,7 +163,7 @@ def test_tiny_model_then_score_gives_every_metric(tmp_path, tiny_model, cli):
         (["generate", "--model", "/nonexistent-model", "--split", "{split}"], "not a model folder"),
         (["generate", "--model", "openai:x", "--split", "{split}"], "needs --base-url"),
         (["score", "{empty}"], "no generation files"),
-        (["score", "{split}"], "not a `generate` output"),
+        (["score", "{split}"], "is missing column(s) system, model"),
         (["score", "missing-folder"], "input not found"),
         (["score", "{gen}", "--judge-model", "m"], "needs --judge-base-url"),
         (["human", "pull", "--state", "missing.json"], "state file not found"),

@@ -129,15 +129,35 @@ def split_output(text: str) -> tuple[str, dict[str, str] | None, bool]:
 
 
 @dataclass
-class GenerateOptions:
+class GenerateConfig:
+    """`evaluate generate`'s settings (flags, or a YAML file via --config)."""
+
+    model: str = field(
+        default="",
+        metadata={
+            "help": "reference (the professional answers) | a local model folder | openai:NAME (an endpoint)"
+        },
+    )
+    split: str = field(default="test", metadata={"help": "split name inside --data, or a .parquet path"})
+    data: str = field(
+        default="datasets/empathy_qa",
+        metadata={"help": "release version folder (or its parent: newest version)"},
+    )
+    out: str = field(
+        default="runs/eval", metadata={"help": "folder for the generation files (one per system)"}
+    )
+    name: str = field(default="", metadata={"help": "system name (file name); default from --model"})
+    limit: int = field(default=0, metadata={"help": "first N posts only (0: all)"})
     max_new_tokens: int = 768
-    temperature: float = 0.0
+    temperature: float = field(default=0.0, metadata={"help": "0: greedy"})
     top_p: float = 1.0
-    batch_size: int = 4
-    concurrency: int = 4
+    batch_size: int = field(default=4, metadata={"help": "local model: posts per generate() call"})
+    concurrency: int = field(default=4, metadata={"help": "endpoint: requests in flight"})
     seed: int = 0
-    base_url: str | None = None
-    device: str | None = None
+    base_url: str = field(
+        default="", metadata={"help": "endpoint base URL for openai:NAME (or OPENAI_BASE_URL)"}
+    )
+    device: str = field(default="", metadata={"help": "local model: cpu | cuda (default: cuda when present)"})
 
 
 def reference_rows(posts: list[Post]) -> list[dict[str, Any]]:
@@ -169,7 +189,7 @@ def _row(post: Post, model: str, output: str, references: list[str], **extra: An
     return row
 
 
-def local_rows(model_path: str, posts: list[Post], options: GenerateOptions) -> list[dict[str, Any]]:
+def local_rows(model_path: str, posts: list[Post], options: GenerateConfig) -> list[dict[str, Any]]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -219,7 +239,7 @@ def local_rows(model_path: str, posts: list[Post], options: GenerateOptions) -> 
     return rows
 
 
-def endpoint_rows(model_name: str, posts: list[Post], options: GenerateOptions) -> list[dict[str, Any]]:
+def endpoint_rows(model_name: str, posts: list[Post], options: GenerateConfig) -> list[dict[str, Any]]:
     from empathyqa.endpoint import FEW_RETRIES, Endpoint, EndpointError, map_requests
 
     base_url = options.base_url or os.environ.get("OPENAI_BASE_URL")
@@ -249,7 +269,7 @@ def endpoint_rows(model_name: str, posts: list[Post], options: GenerateOptions) 
 
 
 def generate(
-    model: str, posts: list[Post], options: GenerateOptions, name: str | None, out: Path
+    model: str, posts: list[Post], options: GenerateConfig, name: str | None, out: Path
 ) -> tuple[Path, dict]:
     system = system_name(model, name)
     if model == "reference":
