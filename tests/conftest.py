@@ -98,14 +98,14 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory):
         ls_server.stop(data_dir)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def cli() -> Callable[..., subprocess.CompletedProcess]:
-    """`cli(module, args, timeout=120, env=None)`: `python -m module *args` from the repo root.
+    """`cli(module, args, timeout=180, env=None)`: `python -m module *args` from the repo root.
 
     OPENAI_BASE_URL is dropped unless `env` sets it, so no test reaches an endpoint by accident."""
 
     def run(
-        module: str, args: list[str], timeout: float = 120, env: dict[str, str] | None = None
+        module: str, args: list, timeout: float = 180, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess:
         full_env = {**os.environ, "PYTHONPATH": str(ROOT)}
         full_env.pop("OPENAI_BASE_URL", None)

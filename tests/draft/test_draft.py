@@ -212,7 +212,10 @@ def test_dry_run_estimates_without_calling(tmp_path, cli):
             "not found",
         ),
         (["{bad}", "--out", "o", "--model", "m", "--base-url", "http://x"], "not a readable Parquet"),
-        (["{bad_table}", "--out", "o", "--model", "m", "--base-url", "http://x"], "is missing column(s) answers, body"),
+        (
+            ["{bad_table}", "--out", "o", "--model", "m", "--base-url", "http://x"],
+            "is missing column(s) answers, body",
+        ),
         (["{cur}", "--out", "o", "--model", "m"], "OPENAI_API_KEY"),
         (
             ["{cur}", "--out", "{out}", "--model", "m", "--base-url", "http://127.0.0.1:9/v1", *FAST],

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -39,29 +37,6 @@ def curated_from_sample() -> list[dict]:
         }
         for q in questions
     ]
-
-
-def start_endpoint(folder: Path):
-    port_file = folder / "port"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "annotation.sample_endpoint", "--port", "0", "--port-file", str(port_file)],
-        cwd=REPO,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 20
-    while not port_file.exists() or not port_file.read_text():
-        assert proc.poll() is None and time.monotonic() < deadline, "sample endpoint did not start"
-        time.sleep(0.05)
-    return f"http://127.0.0.1:{port_file.read_text()}/v1", proc
-
-
-@pytest.fixture(scope="module")
-def endpoint(tmp_path_factory):
-    url, proc = start_endpoint(tmp_path_factory.mktemp("ep"))
-    yield url, proc
-    proc.terminate()
-    proc.wait(10)
 
 
 @pytest.mark.skipif(not SAMPLE.exists(), reason="sample site data not present")
@@ -121,7 +96,7 @@ def test_every_response_format_parses_and_says_it_is_the_sample(endpoint, mode):
     assert parse_reply(content, mode).l1 == draft["l1"]
 
 
-def test_endpoint_log_lines_say_offline_sample_and_bad_requests_get_400(tmp_path):
+def test_endpoint_log_lines_say_offline_sample_and_bad_requests_get_400(tmp_path, start_endpoint):
     import httpx
 
     url, proc = start_endpoint(tmp_path)
@@ -184,6 +159,8 @@ def test_sample_judge_ranks_by_its_published_heuristic():
     warm = "我能理解你的感受，抱抱你。你可以试着每天写下三件小事，也可以寻求学校心理中心的帮助。"
     messages = judge_messages("失恋三个月了还是走不出来，每天都很难过。", ["加油。", warm])
     with FakeEndpoint() as fake:
-        reply = OpenAI(base_url=fake.url, api_key="none").chat.completions.create(model="j", messages=messages)
+        reply = OpenAI(base_url=fake.url, api_key="none").chat.completions.create(
+            model="j", messages=messages
+        )
     assert parse_ranking(reply.choices[0].message.content, ["A", "B"]) == {d: ["B", "A"] for d in DIMENSIONS}
     assert reply.model_extra["offline_sample"] == JUDGE_NOTE and reply.system_fingerprint == "offline-sample"

@@ -7,27 +7,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from _evaluate_helpers import ROOT, write_generation, write_split
+from _evaluate_helpers import write_generation, write_split
 
 from empathyqa.coe import SYSTEM_PROMPT, build_prompt, format_completion
 from training.evaluate.generate import split_output
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    """The training helper's tiny Qwen2 (random weights, the real Qwen2 vocabulary and template)."""
-    import subprocess
-    import sys
-
-    out = tmp_path_factory.mktemp("tiny") / "tiny-qwen"
-    subprocess.run(
-        [sys.executable, "-m", "training.tiny", "--out", str(out)],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return out
 
 
 def rows_of(path: Path) -> dict[str, dict]:
@@ -111,9 +94,9 @@ def test_endpoint_system_parses_coe_and_records_errors(tmp_path, fake_endpoint, 
     assert "errors                            1" in proc.stderr
 
 
-def test_tiny_model_then_score_gives_every_metric(tmp_path, tiny_model, cli):
+def test_tiny_model_then_score_gives_every_metric(tmp_path, tiny_model, cli, release_dir):
     """The acceptance path: the tiny model and the professional answers, generated and scored."""
-    release = write_split(tmp_path / "release").parent
+    release = release_dir
     for model in ("reference", str(tiny_model)):
         proc = cli(
             "training.evaluate",
