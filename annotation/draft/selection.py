@@ -6,9 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
-from curation.risk import asker_level
+from empathyqa.io import read_table
 from empathyqa.schema import pair_id
 
 
@@ -42,15 +40,8 @@ def curated_path(path: str | Path) -> Path:
 
 def read_curated(path: str | Path) -> list[dict]:
     path = curated_path(path)
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several types for a broken file
-        raise InputError(f"{path} is not a readable Parquet file: {exc}") from exc
-    needed = {"question_id", "title", "body", "answers"}
-    missing = sorted(needed - set(table.column_names))
-    if missing:
-        raise InputError(f"{path} is not a curated set: missing column(s) {', '.join(missing)}")
-    return table.to_pylist()
+    required = ("answers", "body", "question_id", "title")
+    return read_table(path, required, "curated set", error=InputError).to_pylist()
 
 
 def _answer_rank(answer: dict) -> tuple:
@@ -63,10 +54,10 @@ def _answer_rank(answer: dict) -> tuple:
 
 
 def asker_risk(thread: dict) -> str:
-    """The asker's level (title and body) gates drafting; flags found only in answers gate nothing."""
-    flags = thread.get("risk_flags")
-    if flags:
-        return asker_level(flags)
+    """The asker's level (title and body, highest over a duplicate cluster), as curation wrote it.
+
+    Flags found only in answers are recorded in `risk_flags` but never raise `risk_level`.
+    """
     return thread.get("risk_level") or "none"
 
 

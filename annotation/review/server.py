@@ -32,10 +32,6 @@ STATE_FILE = "server.json"
 LOG_FILE = "server.log"
 
 
-class ServerError(RuntimeError):
-    """A problem with a clear message for the user; the CLI prints it without a traceback."""
-
-
 @dataclass(frozen=True)
 class Server:
     url: str
@@ -44,6 +40,10 @@ class Server:
     password: str
     data_dir: str
     pid: int
+
+
+class ServerError(RuntimeError):
+    """A problem with a clear message for the user; the CLI prints it without a traceback."""
 
 
 # --------------------------------------------------------------------------- credentials
@@ -108,7 +108,7 @@ def _is_label_studio(pid: int, data_dir: Path) -> bool:
     return f"LABEL_STUDIO_BASE_DATA_DIR={data_dir}".encode() in environ
 
 
-def answers(url: str, timeout: float = 3.0) -> bool:
+def is_up(url: str, timeout: float = 3.0) -> bool:
     try:
         return httpx.get(f"{url}/api/version", timeout=timeout).status_code == 200
     except httpx.HTTPError:
@@ -155,7 +155,7 @@ def start(
     """Start Label Studio (or find it already running) and wait until its API answers the token."""
     data_dir = Path(data_dir).resolve()
     existing = running(data_dir)
-    if existing and answers(existing.url):
+    if existing and is_up(existing.url):
         return existing
     port = port or free_port(host)
     if not Path(ls_bin).exists():
@@ -187,7 +187,7 @@ def start(
         )
     (data_dir / STATE_FILE).write_text(json.dumps({"pid": proc.pid, "url": url, "port": port, "host": host}))
     deadline = time.monotonic() + timeout
-    while not answers(url, timeout=2.0):
+    while not is_up(url, timeout=2.0):
         if proc.poll() is not None:
             (data_dir / STATE_FILE).unlink(missing_ok=True)
             raise ServerError(
@@ -344,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             print("Label Studio stopped" if stop(args.data_dir) else "Label Studio was not running")
         else:
             server = running(args.data_dir)
-            if server and answers(server.url):
+            if server and is_up(server.url):
                 _print_server(server, "is running")
             else:
                 print(

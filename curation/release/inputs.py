@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from curation.release.ids import QUESTION_ID, release_answer_id, release_question_id, strip_query
 from empathyqa.coe import build_prompt, format_completion
+from empathyqa.io import read_table
 from empathyqa.outputs import IncompleteOutput, Manifest, check_output, read_manifest
 from empathyqa.schema import (
     COE_RECORD,
@@ -59,13 +59,7 @@ def _resolve(path: Path, filename: str, what: str) -> Path:
 
 
 def _read_parquet(path: Path, schema: pa.Schema, required: Iterable[str], what: str) -> list[dict[str, Any]]:
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ReleaseInputError(f"{what}: {path} is not a readable Parquet file ({exc})") from exc
-    missing = [name for name in required if name not in table.column_names]
-    if missing:
-        raise ReleaseInputError(f"{what}: {path} lacks column(s) {', '.join(missing)}")
+    table = read_table(path, required, what, error=ReleaseInputError)
     # Extra columns are ignored; missing optional ones read as null.
     return [{name: row.get(name) for name in schema.names} for row in table.to_pylist()]
 
@@ -113,10 +107,8 @@ def read_previous(folder: Path) -> dict[str, str]:
         path = folder / f"{split}.parquet"
         if not path.is_file():
             raise ReleaseInputError(f"--previous: {path} not found (expected a release folder)")
-        try:
-            ids = pq.read_table(path, columns=["question_id"]).column("question_id").to_pylist()
-        except (pa.ArrowInvalid, OSError, KeyError) as exc:
-            raise ReleaseInputError(f"--previous: {path} is not a release split ({exc})") from exc
+        table = read_table(path, ["question_id"], "--previous: release split", error=ReleaseInputError)
+        ids = table.column("question_id").to_pylist()
         for qid in ids:
             previous[qid if QUESTION_ID.fullmatch(qid) else release_question_id(qid)] = split
     return previous

@@ -6,14 +6,18 @@ import json
 from collections import Counter
 
 from annotation.draft.prompting import load_prompt, parse_reply
-from annotation.sample_endpoint import complete
+from annotation.sample_endpoint import FakeEndpoint
 from empathyqa.schema import LAYERS, STAND_IN_MODEL
 from empathyqa.synthetic import generate_corpus
 
 
 def _reply(title: str, body: str, answer: str, mode: str = "json_object") -> dict:
     messages = load_prompt().messages(title, body, answer, mode)
-    return complete({"messages": messages, "response_format": {"type": mode}})
+    status, reply, _ = FakeEndpoint().completion(
+        {"messages": messages, "response_format": {"type": mode}}, None
+    )
+    assert status == 200
+    return reply
 
 
 def test_unknown_posts_get_their_own_draft_and_every_reply_says_stand_in():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from _evaluate_helpers import run_cli, write_generation
+from _evaluate_helpers import write_generation
 
 from training.evaluate.ranking import DIMENSIONS
 
@@ -23,13 +23,14 @@ def ranker_result(dimension: str, labels: list[str]) -> dict:
 
 @pytest.mark.slow
 @pytest.mark.labelstudio
-def test_push_annotate_pull(tmp_path, label_studio):
+def test_push_annotate_pull(tmp_path, label_studio, cli):
     posts = [f"q{i}" for i in range(4)]
     for system, word in QUALITY.items():
         write_generation(tmp_path / "gen", system, {q: f"{word}：对 {q} 的回答" for q in posts})
     state_path = tmp_path / "human_round.json"
     env = label_studio.env()
-    proc = run_cli(
+    proc = cli(
+        "training.evaluate",
         [
             "human",
             "push",
@@ -81,8 +82,10 @@ def test_push_annotate_pull(tmp_path, label_studio):
     annotators["carol"].client().annotations.create(id=tasks[1].id, result=[], was_cancelled=True)
 
     out = tmp_path / "human"
-    proc = run_cli(
-        ["human", "pull", "--state", str(state_path), "--out", str(out), "--bootstrap", "200"], env=env
+    proc = cli(
+        "training.evaluate",
+        ["human", "pull", "--state", str(state_path), "--out", str(out), "--bootstrap", "200"],
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads((out / "report.json").read_text())
