@@ -240,10 +240,21 @@ def status(conn: Connection, title: str) -> int:
     done = started = total = 0
     submitted: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
+    # Label Studio Community shows a task's annotations to whoever opens it from the task list, and does
+    # not record who opened what; it does record building on, or changing, someone else's annotation.
+    others_work: dict[str, set[int]] = defaultdict(set)
     for task in client.tasks.list(project=project.id, fields="all"):
         total += 1
         count = 0
+        authors = {a.get("id"): a.get("completed_by") for a in task.annotations or []}
         for annotation in task.annotations or []:
+            author = annotation.get("completed_by")
+            parent_author = authors.get(annotation.get("parent_annotation"))
+            if parent_author is not None and parent_author != author:
+                others_work[emails.get(author, f"user-{author}")].add(task.id)
+            editor = annotation.get("updated_by")
+            if editor is not None and editor != author:
+                others_work[emails.get(editor, f"user-{editor}")].add(task.id)
             who = emails.get(annotation.get("completed_by"), f"user-{annotation.get('completed_by')}")
             if annotation.get("was_cancelled"):
                 skipped[who] += 1
@@ -259,6 +270,12 @@ def status(conn: Connection, title: str) -> int:
     print(f"  remaining    {total - done}")
     for who in sorted(set(submitted) | set(skipped)):
         print(f"  {who}: {submitted[who]} submitted, {skipped[who]} skipped")
+    for who, task_ids in sorted(others_work.items()):
+        print(
+            f"  warning: {who} worked from another annotator's annotation on {len(task_ids)} task(s) "
+            f"(e.g. task {min(task_ids)}): opened from the task list, not 'Label All Tasks'; "
+            "their votes there are not independent"
+        )
     return 0
 
 

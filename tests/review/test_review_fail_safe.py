@@ -95,3 +95,35 @@ def test_label_studio_data_stays_private(label_studio):
     assert mode == 0o700, oct(mode)
     database = label_studio.data_dir / "label_studio.sqlite3"
     assert stat.S_IMODE(os.stat(database).st_mode) & 0o077 == 0, oct(os.stat(database).st_mode)
+
+
+def test_status_names_annotators_who_worked_from_someone_elses_annotation(label_studio, tmp_path):
+    drafts, curated = write_inputs(tmp_path / "in")
+    title = f"peek-{uuid.uuid4().hex[:6]}"
+    env = label_studio.env()
+    assert (
+        review_cli(
+            "push", drafts, "--curated", curated, "--project", title, "--overlap", "2", env=env
+        ).returncode
+        == 0
+    )
+    admin = label_studio.client()
+    project = _project(admin, title)
+    tasks = sorted(admin.tasks.list(project=project.id, fields="all"), key=lambda t: t.id)
+    layers = {item["from_name"]: item["value"]["text"][0] for item in tasks[0].predictions[0].result}
+    ann = label_studio.create_user(f"ann-{uuid.uuid4().hex[:6]}@example.com")
+    peeker = label_studio.create_user(f"peek-{uuid.uuid4().hex[:6]}@example.com")
+    fair = label_studio.create_user(f"fair-{uuid.uuid4().hex[:6]}@example.com")
+    first = ann.client().annotations.create(id=tasks[0].id, result=ui_result(layers, "accept", 5))
+    # Opened from the task list, the peeker started from ann's annotation (the editor sets its parent).
+    peeker.client().annotations.create(
+        id=tasks[0].id, result=ui_result(layers, "accept", 5), parent_annotation=first.id
+    )
+    fair.client().annotations.create(id=tasks[1].id, result=ui_result(layers, "reject", 2, reasons=["vague"]))
+
+    status = review_cli("status", "--project", title, env=env)
+    assert status.returncode == 0, status.stderr
+    warnings = [line for line in status.stdout.splitlines() if "warning:" in line]
+    assert len(warnings) == 1, status.stdout
+    assert peeker.email in warnings[0] and f"1 task(s) (e.g. task {tasks[0].id})" in warnings[0]
+    assert ann.email not in warnings[0] and fair.email not in status.stdout.split("warning:")[1]
