@@ -227,7 +227,7 @@ def add_annotator(conn: Connection, email: str, password: str | None) -> int:
     print(f"annotator account created: {email}")
     print(f"  log in at   {conn.url}/user/login/")
     print(f"  password    {password}   (hand it over privately; it can be changed under Account & Settings)")
-    print("  guidelines  annotation/review/GUIDELINES.md")
+    print("  guidelines  shown as the project's Instructions; they start from 'Label All Tasks'")
     return 0
 
 

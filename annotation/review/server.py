@@ -2,7 +2,7 @@
 
 Label Studio lives in its own virtual environment (`.venv-ls`, made by `make install-ls`): it pins
 versions of openai and pyarrow that the main one cannot share. The server binds 127.0.0.1, keeps its
-database under the project (`.label-studio/`, git-ignored), and gets its admin user and API token
+database under the project (`.label-studio/`, git-ignored, mode 700: it holds the admin token), and gets its admin user and API token
 from the environment (LABEL_STUDIO_USERNAME, LABEL_STUDIO_PASSWORD, LABEL_STUDIO_API_KEY) or from
 generated values stored in `<data dir>/credentials.json` (mode 600).
 """
