@@ -8,7 +8,7 @@ TORCH_VERSION ?= 2.13.0
 LS_VERSION ?= 1.23.2
 LS_PORT ?= 8085
 
-.PHONY: install install-ls lock demo test lint format bench label-studio label-studio-stop sample-site clean
+.PHONY: install install-ls install-browser lock demo test lint format bench label-studio label-studio-stop sample-site clean
 
 install: $(VENV)/.installed
 
@@ -45,10 +45,18 @@ $(LS_VENV)/.installed: requirements-ls.lock
 	$(LS_VENV)/bin/python -m pip install -q -r requirements-ls.lock
 	touch $@
 
+# The browser tests (tests/browser) drive Debian's Chromium through its chromedriver.
+BROWSER_PACKAGES := chromium chromium-driver fonts-noto-cjk
+install-browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q $(BROWSER_PACKAGES); \
+	fi
+
 demo: install install-ls
 	$(PY) -m demo
 
-test: install install-ls
+test: install install-ls install-browser
 	$(PY) -m pytest -q
 
 lint: install

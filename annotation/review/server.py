@@ -2,7 +2,7 @@
 
 Label Studio lives in its own virtual environment (`.venv-ls`, made by `make install-ls`): it pins
 versions of openai and pyarrow that the main one cannot share. The server binds 127.0.0.1, keeps its
-database under the project (`.label-studio/`, git-ignored), and gets its admin user and API token
+database under the project (`.label-studio/`, git-ignored, mode 700: it holds the admin token), and gets its admin user and API token
 from the environment (LABEL_STUDIO_USERNAME, LABEL_STUDIO_PASSWORD, LABEL_STUDIO_API_KEY) or from
 generated values stored in `<data dir>/credentials.json` (mode 600).
 """
@@ -165,6 +165,10 @@ def start(
     if _port_in_use(host, port):
         raise ServerError(f"port {port} on {host} is in use: choose another with --port (or LS_PORT=...)")
     creds = ensure_credentials(data_dir)
+    # The database holds the admin token: the folder and whatever the server writes stay private.
+    data_dir.chmod(0o700)
+    for path in data_dir.glob("*.sqlite3"):
+        path.chmod(0o600)
     env = dict(os.environ)
     env.update(
         LABEL_STUDIO_BASE_DATA_DIR=str(data_dir),
@@ -184,6 +188,7 @@ def start(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            umask=0o077,
         )
     (data_dir / STATE_FILE).write_text(json.dumps({"pid": proc.pid, "url": url, "port": port, "host": host}))
     deadline = time.monotonic() + timeout
