@@ -16,7 +16,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluate"))
-from _evaluate_helpers import run_cli, write_generation  # noqa: E402
+from _evaluate_helpers import write_generation  # noqa: E402
 
 from training.evaluate.human import DIMENSION_NAMES  # noqa: E402
 from training.evaluate.ranking import DIMENSIONS  # noqa: E402
@@ -67,12 +67,13 @@ def _drag_to_bottom_of_ranked(page, dimension: str, label: str) -> None:
     )
 
 
-def test_annotator_drags_answers_into_order_and_pull_reflects_it(label_studio, page, tmp_path):
+def test_annotator_drags_answers_into_order_and_pull_reflects_it(label_studio, page, tmp_path, cli):
     for system, text in ANSWERS.items():
         write_generation(tmp_path / "gen", system, {"q1": text})
     state_path = tmp_path / "human_round.json"
     env = label_studio.env()
-    pushed = run_cli(
+    pushed = cli(
+        "training.evaluate",
         [
             "human",
             "push",
@@ -133,8 +134,10 @@ def test_annotator_drags_answers_into_order_and_pull_reflects_it(label_studio, p
     page.step("submitted")
 
     out = tmp_path / "human"
-    pulled = run_cli(
-        ["human", "pull", "--state", str(state_path), "--out", str(out), "--bootstrap", "50"], env=env
+    pulled = cli(
+        "training.evaluate",
+        ["human", "pull", "--state", str(state_path), "--out", str(out), "--bootstrap", "50"],
+        env=env,
     )
     assert pulled.returncode == 0, pulled.stderr
     report = json.loads((out / "report.json").read_text())

@@ -22,7 +22,7 @@ from _ls_page import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "review"))
-from _review_helpers import review_cli, write_inputs  # noqa: E402
+from _review_helpers import write_inputs  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.labelstudio, pytest.mark.slow]
 
@@ -43,11 +43,11 @@ def _annotations(client, project_id: int) -> dict[str, list]:
     }
 
 
-def test_annotator_edits_accepts_rejects_and_pull_returns_it(label_studio, page, tmp_path):
+def test_annotator_edits_accepts_rejects_and_pull_returns_it(label_studio, page, tmp_path, cli):
     drafts, curated = write_inputs(tmp_path / "in")
     title = f"browser-{uuid.uuid4().hex[:6]}"
     env = label_studio.env()
-    pushed = review_cli("push", drafts, "--curated", curated, "--project", title, env=env)
+    pushed = cli("annotation", ["review", "push", drafts, "--curated", curated, "--project", title], env=env)
     assert pushed.returncode == 0, pushed.stderr
     admin = label_studio.client()
     project = next(p for p in admin.projects.list(title=title) if p.title == title)
@@ -87,7 +87,7 @@ def test_annotator_edits_accepts_rejects_and_pull_returns_it(label_studio, page,
     page.step("task-3")
 
     out = tmp_path / "pulled"
-    pulled = review_cli("pull", "--project", title, "--out", out, env=env)
+    pulled = cli("annotation", ["review", "pull", "--project", title, "--out", out], env=env)
     assert pulled.returncode == 0, pulled.stderr
     rows = {r["pair_id"]: r for r in pq.read_table(out / "annotations.parquet").to_pylist()}
     assert sorted(rows) == sorted([first, second])

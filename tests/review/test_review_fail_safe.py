@@ -11,7 +11,7 @@ import uuid
 
 import pyarrow.parquet as pq
 import pytest
-from _review_helpers import REPO_ROOT, draft_rows, review_cli, ui_result, write_inputs
+from _review_helpers import REPO_ROOT, draft_rows, ui_result, write_inputs
 
 from annotation.review.tasks import build_task, load_curated
 
@@ -44,11 +44,16 @@ def test_two_pushes_at_once_import_each_pair_once(label_studio, tmp_path):
     assert sorted(int(re.search(r"imported\s+(\d+)", s).group(1)) for s in summaries) == [0, 4]
 
 
-def test_pull_merges_duplicate_tasks_of_one_pair(label_studio, tmp_path):
+def test_pull_merges_duplicate_tasks_of_one_pair(label_studio, tmp_path, cli):
     drafts, curated = write_inputs(tmp_path / "in")
     title = f"dup-{uuid.uuid4().hex[:6]}"
     env = label_studio.env()
-    assert review_cli("push", drafts, "--curated", curated, "--project", title, env=env).returncode == 0
+    assert (
+        cli(
+            "annotation", ["review", "push", drafts, "--curated", curated, "--project", title], env=env
+        ).returncode
+        == 0
+    )
     admin = label_studio.client()
     project = _project(admin, title)
     # A second task of one pair, as an older push racing another one left behind.
@@ -74,7 +79,7 @@ def test_pull_merges_duplicate_tasks_of_one_pair(label_studio, tmp_path):
     )
 
     out = tmp_path / "pulled"
-    pulled = review_cli("pull", "--project", title, "--out", out, env=env)
+    pulled = cli("annotation", ["review", "pull", "--project", title, "--out", out], env=env)
     assert pulled.returncode == 0, pulled.stderr
     assert "1 pair(s) have more than one task" in pulled.stderr
     assert re.search(r"duplicate tasks merged\s+1\n", pulled.stderr)
@@ -97,13 +102,15 @@ def test_label_studio_data_stays_private(label_studio):
     assert stat.S_IMODE(os.stat(database).st_mode) & 0o077 == 0, oct(os.stat(database).st_mode)
 
 
-def test_status_names_annotators_who_worked_from_someone_elses_annotation(label_studio, tmp_path):
+def test_status_names_annotators_who_worked_from_someone_elses_annotation(label_studio, tmp_path, cli):
     drafts, curated = write_inputs(tmp_path / "in")
     title = f"peek-{uuid.uuid4().hex[:6]}"
     env = label_studio.env()
     assert (
-        review_cli(
-            "push", drafts, "--curated", curated, "--project", title, "--overlap", "2", env=env
+        cli(
+            "annotation",
+            ["review", "push", drafts, "--curated", curated, "--project", title, "--overlap", "2"],
+            env=env,
         ).returncode
         == 0
     )
@@ -121,7 +128,7 @@ def test_status_names_annotators_who_worked_from_someone_elses_annotation(label_
     )
     fair.client().annotations.create(id=tasks[1].id, result=ui_result(layers, "reject", 2, reasons=["vague"]))
 
-    status = review_cli("status", "--project", title, env=env)
+    status = cli("annotation", ["review", "status", "--project", title], env=env)
     assert status.returncode == 0, status.stderr
     warnings = [line for line in status.stdout.splitlines() if "warning:" in line]
     assert len(warnings) == 1, status.stdout
