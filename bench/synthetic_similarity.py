@@ -9,7 +9,7 @@ import argparse
 import random
 import time
 
-from empathyqa.synthetic import generate_corpus
+from empathyqa.synthetic import fragments, generate_corpus
 
 
 def shingles(text: str, k: int = 5) -> frozenset[str]:
@@ -17,11 +17,16 @@ def shingles(text: str, k: int = 5) -> frozenset[str]:
     return frozenset(clean[i : i + k] for i in range(max(1, len(clean) - k + 1)))
 
 
-def pair_figures(texts: list[str], pairs: int, rng: random.Random) -> dict[str, float]:
+def pair_figures(
+    texts: list[str], pairs: int, rng: random.Random, groups: list[str] | None = None
+) -> dict[str, float]:
+    """Random pairs of distinct texts; with `groups`, only pairs from the same group (same topic)."""
     sets = [shingles(t) for t in texts]
     js = []
-    for _ in range(pairs):
+    while len(js) < pairs:
         i, j = rng.sample(range(len(sets)), 2)
+        if groups and groups[i] != groups[j]:
+            continue
         a, b = sets[i], sets[j]
         js.append(len(a & b) / len(a | b) if a | b else 0.0)
     return {
@@ -46,13 +51,21 @@ def main() -> None:
         dict.fromkeys(a["body"] for t in c.threads for a in t["answers"] if a["author_role"] == "counselor")
     )
     bodies = list(dict.fromkeys(t["body"] for t in c.threads))
+    topic: dict[str, str] = {}
+    for t in c.threads:
+        for text in [t["body"]] + [a["body"] for a in t["answers"]]:
+            topic.setdefault(text, "/".join(c.truth.topic[t["source_id"]]))
+    stock = tuple(fragments()["openings"]), tuple(fragments()["closings"])
+    share = sum(a.startswith(stock[0]) or a.endswith(stock[1]) for a in answers) / len(answers)
     sentences = {s for a in answers for s in a.replace("\n", "。").split("。") if s}
     rng = random.Random(0)
     print(f"generated {args.questions} questions in {took:.2f} s (loaded machine)")
     print(f"counselor answers {len(answers)}, distinct sentences {len(sentences)}")
     for name, texts in (("counselor answers", answers), ("question bodies", bodies)):
-        figs = pair_figures(texts, args.pairs, rng)
-        print(f"{name:18s} " + ", ".join(f"{k} {v:.4f}" for k, v in figs.items()))
+        for scope, groups in (("any pair", None), ("same topic", [topic[x] for x in texts])):
+            figs = pair_figures(texts, args.pairs, rng, groups)
+            print(f"{name:18s} {scope:10s} " + ", ".join(f"{k} {v:.4f}" for k, v in figs.items()))
+    print(f"counselor answers with a stock opening or closing: {share:.1%}")
 
 
 if __name__ == "__main__":

@@ -221,15 +221,17 @@ _CHOICE = re.compile(r"\[([^\[\]]*)\]")
 
 
 @lru_cache(maxsize=4096)
-def _parse(template: str) -> tuple[str | tuple[str, ...], ...]:
+def _parse(template: str) -> tuple[str, tuple[tuple[tuple[str, ...], str], ...]]:
+    """`a[b|c]d` -> ("a", ((("b", "c"), "d"),)): the fixed head, then each choice with the text after it."""
     pieces = _CHOICE.split(template)
-    return tuple(tuple(p.split("|")) if i % 2 else p for i, p in enumerate(pieces) if p or i % 2)
+    return pieces[0], tuple((tuple(pieces[i].split("|")), pieces[i + 1]) for i in range(1, len(pieces), 2))
 
 
 def _expand(template: str, slots: _Slots) -> str:
     """A grammar template: one alternative of each `[a|b|c]`, then the thread's slots."""
     rand = slots.rng.random
-    text = "".join(p if isinstance(p, str) else p[int(rand() * len(p))] for p in _parse(template))
+    head, rest = _parse(template)
+    text = head + "".join(alt[int(rand() * len(alt))] + tail for alt, tail in rest)
     return _fill(text, slots)
 
 
@@ -405,7 +407,7 @@ class _Generator:
 
     def _quotes(self, body: str) -> list[str]:
         """The asker's own words an answer can quote back."""
-        said = [s.strip().rstrip("。？！?!，,") for s in _sentences(body)[1:]]
+        said = [s.strip().rstrip("。？！?!，,") for s in _sentences(body)[1:-1]]
         said = [s if len(s) <= 30 else s[:30] for s in said if len(s) >= 6 and "“" not in s]
         return self.rng.sample(said, min(2, len(said))) if said else ["这件事"]
 
