@@ -5,8 +5,8 @@ Posts are composed from the fragments in `data/synthetic_fragments.json` (situat
 emotions, beliefs, asks; counselor openings, validation, reframing, ①②③ steps, stock closings) and a
 grammar of templates (`[a|b|c]` picks one alternative; braces take the thread's people, places, events,
 durations and the asker's own words), with synonym swaps, so that distinct posts share little beyond
-the stock openings and closings, as real ones do. Real-world mess: sloppy ASCII punctuation, full-width Latin, reposts, re-crawls, planted identifiers,
-person names, look-alike numbers, and risk posts.
+the stock openings and closings, as real ones do. Real-world mess: sloppy ASCII punctuation, full-width
+Latin, reposts, re-crawls, planted identifiers, person names, look-alike numbers, and risk posts.
 
     from empathyqa.synthetic import generate_corpus, iter_threads, coe_layers, Truth
     corpus = generate_corpus(500, seed=1)          # Corpus(threads=[raw thread dicts], truth=Truth)
