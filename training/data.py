@@ -57,8 +57,10 @@ def split_path(args: DataArguments, split: str) -> Path | None:
 
 
 def load_split(args: DataArguments, split: str, required: bool = True) -> list[dict[str, Any]]:
+    """One split as dicts, read as the dataset card tells users: `load_dataset("parquet", data_files=...)`."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+    from datasets import load_dataset
 
     path = split_path(args, split)
     if path is None:
@@ -70,13 +72,14 @@ def load_split(args: DataArguments, split: str, required: bool = True) -> list[d
             return []
         raise TrainingInputError(f"{split} split not found: {path}")
     try:
-        table = pq.read_table(path)
+        columns = pq.read_schema(path).names
     except (pa.ArrowInvalid, OSError) as exc:
         raise TrainingInputError(f"{path} is not a readable parquet file: {exc}") from exc
-    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise TrainingInputError(f"{path} is not a release split (missing columns: {', '.join(missing)})")
-    return table.to_pylist()
+    dataset = load_dataset("parquet", data_files={split: str(path)}, split=split)
+    return dataset.to_list()
 
 
 def query_text(row: dict[str, Any]) -> str:
