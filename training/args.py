@@ -60,9 +60,7 @@ def _resolve_paths(values: dict[str, Any], base: Path) -> dict[str, Any]:
         if not isinstance(value, str) or not value or Path(value).is_absolute():
             continue
         resolved = base / value
-        if key in PATH_KEYS or (
-            key in MODEL_KEYS and (value.startswith(("./", "../")) or resolved.exists())
-        ):
+        if key in PATH_KEYS or (key in MODEL_KEYS and (value.startswith(("./", "../")) or resolved.exists())):
             out[key] = str(resolved.resolve())
     return out
 

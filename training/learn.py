@@ -48,16 +48,17 @@ def generate(model_dir: Path, prompts: list[str], max_new_tokens: int, batch_siz
     from empathyqa.coe import chat_messages
 
     torch.manual_seed(0)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     tokenizer.padding_side = "left"
-    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    model = AutoModelForCausalLM.from_pretrained(model_dir).to(device).eval()
     texts = [
         tokenizer.apply_chat_template(chat_messages(p), tokenize=False, add_generation_prompt=True)
         for p in prompts
     ]
     out: list[str] = []
     for start in range(0, len(texts), batch_size):
-        batch = tokenizer(texts[start : start + batch_size], return_tensors="pt", padding=True)
+        batch = tokenizer(texts[start : start + batch_size], return_tensors="pt", padding=True).to(device)
         with torch.no_grad():
             ids = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False)
         out += tokenizer.batch_decode(ids[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
@@ -106,7 +107,9 @@ def score_generations(
     parsed = [i for i, a in enumerate(answers) if a is not None]
     result: dict[str, Any] = {"format_rate": len(parsed) / max(1, len(generations))}
     if scorer is not None:
-        scores = scorer.score_batch([queries[i] for i in parsed], [answers[i] for i in parsed]) if parsed else []
+        scores = (
+            scorer.score_batch([queries[i] for i in parsed], [answers[i] for i in parsed]) if parsed else []
+        )
         result["answer_quality_of_parsed"] = sum(scores) / len(scores) if scores else 0.0
         result["answer_chars_of_parsed"] = (
             sum(len(answers[i]) for i in parsed) / len(parsed) if parsed else 0.0
@@ -164,7 +167,10 @@ def plot(path: Path, sft_history: list[dict], grpo_history: list[dict], summary:
     grpo = summary["grpo"]
 
     def smooth(values: list[float], k: int = 5) -> list[float]:
-        return [sum(values[max(0, i - k + 1) : i + 1]) / len(values[max(0, i - k + 1) : i + 1]) for i in range(len(values))]
+        return [
+            sum(values[max(0, i - k + 1) : i + 1]) / len(values[max(0, i - k + 1) : i + 1])
+            for i in range(len(values))
+        ]
 
     total = [e["reward"] for e in rows]
     axes[1].plot(x, total, color="tab:gray", alpha=0.4, label="per step")
@@ -183,7 +189,10 @@ def plot(path: Path, sft_history: list[dict], grpo_history: list[dict], summary:
         axes[2].plot(x, values, color=colors[name], alpha=0.25)
         q = grpo["components"][name]
         axes[2].plot(
-            x, smooth(values), color=colors[name], label=f"{name} {q['first_quarter']:.3f}->{q['last_quarter']:.3f}"
+            x,
+            smooth(values),
+            color=colors[name],
+            label=f"{name} {q['first_quarter']:.3f}->{q['last_quarter']:.3f}",
         )
     axes[2].set_title("GRPO reward components (per-step mean, 5-step mean)")
     axes[2].set_xlabel("step")
@@ -219,7 +228,9 @@ def learn(out: Path, recipe: Path, overrides: dict[str, dict[str, Any]]) -> dict
     )
     print(f"sample release -> {release}: {counts}")
     tiny = {**(raw.get("tiny") or {}), **overrides.get("tiny", {})}
-    model_dir = build_tiny(TinyArguments(out=str(out / "model"), corpus=[str(release / "train.parquet")], **tiny))
+    model_dir = build_tiny(
+        TinyArguments(out=str(out / "model"), corpus=[str(release / "train.parquet")], **tiny)
+    )
 
     train_rows = pq.read_table(release / "train.parquet").to_pylist()
     training_completions = [r["completion"] for r in train_rows if r["completion"]]
@@ -254,7 +265,7 @@ def learn(out: Path, recipe: Path, overrides: dict[str, dict[str, Any]]) -> dict
     if reward_cli.main(argv + _flags(overrides.get("reward", {}))) != 0:
         raise TrainingInputError("reward model training failed")
     reward_seconds = time.perf_counter() - mark
-    scorer = RewardScorer.from_pretrained(reward_dir, device="cpu")
+    scorer = RewardScorer.from_pretrained(reward_dir)
 
     grpo_dir = out / "grpo"
     argv = [*common, "--model_name_or_path", str(sft_dir), "--reward_model_path", str(reward_dir)]
@@ -355,7 +366,9 @@ def _print(summary: dict, out: Path) -> None:
         f"{summary['copy_rate']['after_sft']:.2f} / {summary['copy_rate']['after_grpo']:.2f} "
         f"({summary['copy_rate']['references']:.2f})"
     )
-    rows["SFT / reward / GRPO seconds"] = f"{sft['seconds']} / {summary['reward_model']['seconds']} / {grpo['seconds']}"
+    rows["SFT / reward / GRPO seconds"] = (
+        f"{sft['seconds']} / {summary['reward_model']['seconds']} / {grpo['seconds']}"
+    )
     rows["SFT tokens/s, GRPO tokens/s, GRPO generation tokens/s"] = (
         f"{sft['tokens_per_s']}, {grpo['tokens_per_s']}, {grpo['generation_tokens_per_s']}"
     )
@@ -365,10 +378,14 @@ def _print(summary: dict, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m training.learn", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m training.learn",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--out", type=Path, required=True, help="folder for the run (replaced)")
-    parser.add_argument("--config", type=Path, default=RECIPE, help="recipe (default recipes/tiny-learn.yaml)")
+    parser.add_argument(
+        "--config", type=Path, default=RECIPE, help="recipe (default recipes/tiny-learn.yaml)"
+    )
     parser.add_argument("--questions", type=int, help="generated questions (recipe learn.questions)")
     parser.add_argument("--sft_steps", type=int)
     parser.add_argument("--reward_steps", type=int)

@@ -20,8 +20,8 @@ from empathyqa.schema import RELEASE_ROW, conform, pair_id
 from empathyqa.synthetic import _sentences, coe_layers, generate_corpus
 
 BODY_CHARS = 90
-ANSWER_CHARS = 90
-LAYER_CHARS = 40
+ANSWER_CHARS = 70
+LAYER_CHARS = 30
 COUNSELOR_ANSWERS = 2
 USER_ANSWERS = 2
 

@@ -84,7 +84,11 @@ def qwen_tokenizer():
 def _seed_texts(corpus_files: list[str]) -> list[str]:
     from empathyqa.coe import SYSTEM_PROMPT, format_completion
 
-    return [SYSTEM_PROMPT, format_completion("情绪", "原因", "意图", "策略", "回答"), *_corpus_texts(corpus_files)]
+    return [
+        SYSTEM_PROMPT,
+        format_completion("情绪", "原因", "意图", "策略", "回答"),
+        *_corpus_texts(corpus_files),
+    ]
 
 
 def small_tokenizer(corpus_files: list[str], vocab_size: int, coe_tokens: bool = False):
