@@ -60,6 +60,7 @@ def load_split(args: DataArguments, split: str, required: bool = True) -> list[d
     """One split as dicts, read as the dataset card tells users: `load_dataset("parquet", data_files=...)`."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+
     from datasets import load_dataset
 
     path = split_path(args, split)

@@ -48,9 +48,10 @@ def test_sample_release_is_split_by_question_and_every_coe_parses(release):
 def test_sample_drafts_vary_per_post_and_fit_the_miniature(release):
     folder, _ = release
     rows = [r for r in _rows(folder, "train") if r["completion"]]
+    questions = {r["question_id"] for r in rows}
     l1 = {r["coe"]["l1"] for r in rows}
-    answers = {r["answer"] for r in rows}
-    assert len(l1) > 0.9 * len(rows) and len(answers) > 0.5 * len(rows)
+    assert len(l1) > 0.9 * len(questions)  # drafted from each post, not one template
+    assert len({r["completion"] for r in rows}) == len(rows)  # two answers to one post: two drafts
     assert max(len(r["answer"]) for r in rows) <= 70
     assert max(len(v) for r in rows for v in r["coe"].values()) <= 30
     assert all(r["prompt"].startswith("标题：" + r["title"]) for r in rows)
@@ -62,7 +63,11 @@ def test_short_answer_starts_at_the_sentence_that_quotes_the_post():
         "你提到“我觉得自己这些年学的东西全都白费了”，这背后可能有一些灾难化的成分。"
         "技术在变，但你这些年积累的判断力和经验不会一夜之间消失。如果还有什么想聊的，欢迎继续交流。"
     )
-    assert short_answer(body) == "你提到“我觉得自己这些年学的东西全都白费了”，这背后可能有一些灾难化的成分。"
+    # from the quote on, whole sentences while they fit in 70 characters: the stock closing is left out
+    assert short_answer(body) == (
+        "你提到“我觉得自己这些年学的东西全都白费了”，这背后可能有一些灾难化的成分。"
+        "技术在变，但你这些年积累的判断力和经验不会一夜之间消失。"
+    )
 
 
 @pytest.mark.parametrize("vocab", ["char", "small"])
@@ -81,8 +86,10 @@ def test_small_vocabularies_keep_coe_tags_whole_after_a_reload(release, tmp_path
     tokens = tokenizer.convert_ids_to_tokens(ids)
     assert all(tag in tokens for tag in COE_TAGS)
     assert tokenizer.decode(ids, skip_special_tokens=True) == COE
-    if vocab == "char":  # every Chinese character one token: 挫 and 败 apart
-        assert len(ids) == len(COE) - sum(len(t) - 1 for t in COE_TAGS) * 1
+    pieces = [tokenizer.decode([i]) for i in ids if tokenizer.convert_ids_to_tokens(i) not in COE_TAGS]
+    if vocab == "char":  # one token per character; a character the corpus lacks falls back to bytes
+        assert sum(len(p) == 1 for p in pieces) >= 0.95 * len(pieces)
+        assert all(len(p) <= 1 for p in pieces)
     else:
         assert len(ids) < 0.6 * len(COE)
 
