@@ -41,7 +41,7 @@ step "2. SFT / GRPO steps and generation at Qwen2.5 shapes (random weights)"
 if [[ $DRY == 0 ]]; then
   SIZES=(--sizes 0.5b,1.5b --seq-len 1024 --batch 8 --steps 3)
 else
-  SIZES=(--sizes tiny --seq-len 32 --batch 2 --steps 1)
+  SIZES=(--sizes tiny --seq-len 96 --batch 2 --steps 1)
 fi
 "$PY" bench/train.py "${SIZES[@]}" --modes sft,grpo,gen --checkpointing off --vllm --json "$OUT/bench.json" \
   || echo "some bench cases failed (see rows above)"
@@ -50,7 +50,7 @@ step "3. the miniature at this machine's speed"
 if [[ $DRY == 0 ]]; then
   "$PY" -m training.learn --out "$OUT/learn"
 else
-  "$PY" -m training.learn --out "$OUT/learn" --questions 120 --sft_steps 3 --reward_steps 3 --grpo_steps 2
+  "$PY" -m training.learn --out "$OUT/learn" --questions 60 --eval_questions 8 --sft_steps 3 --reward_steps 3 --grpo_steps 2
 fi
 
 step "done"

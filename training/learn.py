@@ -387,13 +387,18 @@ def main(argv: list[str] | None = None) -> int:
         "--config", type=Path, default=RECIPE, help="recipe (default recipes/tiny-learn.yaml)"
     )
     parser.add_argument("--questions", type=int, help="generated questions (recipe learn.questions)")
+    parser.add_argument(
+        "--eval_questions", type=int, help="validation prompts scored (recipe learn.eval_questions)"
+    )
     parser.add_argument("--sft_steps", type=int)
     parser.add_argument("--reward_steps", type=int)
     parser.add_argument("--grpo_steps", type=int)
     parser.add_argument("--vocab", choices=("char", "small"), help="tiny vocabulary (recipe tiny.vocab)")
     args = parser.parse_args(argv)
     overrides: dict[str, dict[str, Any]] = {
-        "learn": {"questions": args.questions} if args.questions else {},
+        "learn": {
+            k: v for k, v in (("questions", args.questions), ("eval_questions", args.eval_questions)) if v
+        },
         "tiny": {"vocab": args.vocab} if args.vocab else {},
         "sft": {"max_steps": args.sft_steps},
         "reward": {"max_steps": args.reward_steps},
