@@ -8,7 +8,7 @@ TORCH_VERSION ?= 2.13.0
 LS_VERSION ?= 1.23.2
 LS_PORT ?= 8085
 
-.PHONY: install install-ls install-browser lock demo test lint format bench label-studio label-studio-stop sample-site clean
+.PHONY: install install-ls install-browser lock demo learn test lint format bench label-studio label-studio-stop sample-site clean
 
 install: $(VENV)/.installed
 
@@ -55,6 +55,10 @@ install-browser:
 
 demo: install install-ls
 	$(PY) -m demo
+
+# The miniature that visibly learns (SFT -> reward model -> GRPO on 2 CPU cores): runs/learn/learning.{json,png}
+learn: install
+	$(PY) -m training.learn --out runs/learn
 
 test: install install-ls install-browser
 	$(PY) -m pytest -q

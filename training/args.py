@@ -9,7 +9,12 @@ from typing import Any
 
 import yaml
 
-SECTIONS = ("sft", "reward", "grpo")
+SECTIONS = ("sft", "reward", "grpo", "tiny", "learn")  # tiny, learn: read by training.learn
+# Recipe keys holding a local path: a relative one resolves against the recipe's folder, so a recipe
+# means the same from any current folder. model_name_or_path may be a hub id (org/name), so it
+# resolves only when written as a path (./ or ../) or when that folder exists.
+PATH_KEYS = ("release", "train_file", "validation_file", "output_dir", "reward_model_path")
+MODEL_KEYS = ("model_name_or_path",)
 
 
 class TrainingInputError(ValueError):
@@ -46,7 +51,18 @@ def recipe_defaults(config_path: str, section: str) -> dict[str, Any]:
     if not isinstance(block, dict):
         raise TrainingInputError(f"recipe {config_path}: `{section}:` must be a mapping")
     merged.update(block)
-    return merged
+    return _resolve_paths(merged, path.resolve().parent)
+
+
+def _resolve_paths(values: dict[str, Any], base: Path) -> dict[str, Any]:
+    out = dict(values)
+    for key, value in values.items():
+        if not isinstance(value, str) or not value or Path(value).is_absolute():
+            continue
+        resolved = base / value
+        if key in PATH_KEYS or (key in MODEL_KEYS and (value.startswith(("./", "../")) or resolved.exists())):
+            out[key] = str(resolved.resolve())
+    return out
 
 
 def parse_config(

@@ -57,7 +57,11 @@ def split_path(args: DataArguments, split: str) -> Path | None:
 
 
 def load_split(args: DataArguments, split: str, required: bool = True) -> list[dict[str, Any]]:
-    from empathyqa.io import read_table
+    """One split as dicts, read as the dataset card tells users: `load_dataset("parquet", data_files=...)`."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from datasets import load_dataset
 
     path = split_path(args, split)
     if path is None:
@@ -68,7 +72,15 @@ def load_split(args: DataArguments, split: str, required: bool = True) -> list[d
         if not required:
             return []
         raise TrainingInputError(f"{split} split not found: {path}")
-    return read_table(path, REQUIRED_COLUMNS, "release split", error=TrainingInputError).to_pylist()
+    try:
+        columns = pq.read_schema(path).names
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise TrainingInputError(f"release split {path} is not a readable Parquet file ({exc})") from exc
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise TrainingInputError(f"release split {path} is missing column(s) {', '.join(missing)}")
+    dataset = load_dataset("parquet", data_files={split: str(path)}, split=split)
+    return dataset.to_list()
 
 
 def query_text(row: dict[str, Any]) -> str:

@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     names = ", ".join(f"{n} x{w:g}" for n, w in zip(trainer.reward_func_names, weights, strict=True))
     print(f"reward functions: {names}")
     result = trainer.train(resume_from_checkpoint=resume)
+    trainer.save_state()  # trainer_state.json: the logged curves, read by training.learn
     out = save_policy(trainer, tokenizer, training_args.output_dir, merged_lora=model_args.use_peft)
     _report(trainer.state.log_history, result, out)
     sample = sample_generation(out, train.examples[0]["prompt"], max_new_tokens=64)

@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         peft_config=get_peft_config(model_args),
     )
     result = trainer.train(resume_from_checkpoint=resume)
+    trainer.save_state()  # trainer_state.json: the logged curves, read by training.learn
     out = save_policy(trainer, tokenizer, training_args.output_dir, merged_lora=model_args.use_peft)
     print(f"SFT done: {result.global_step} steps, train loss {result.training_loss:.4f} -> {out}")
     if eval_dataset is not None:

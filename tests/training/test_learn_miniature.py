@@ -1,0 +1,46 @@
+"""A cut-down miniature learns: the regression test for the chat template, the assistant-only loss mask,
+the reward wiring and the checkpoint hand-over between SFT and GRPO (the full run is `make learn`)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from training.learn import RECIPE, learn
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("miniature") / "learn"
+    overrides = {
+        "learn": {"questions": 500, "eval_questions": 24},
+        "sft": {"max_steps": 160},
+        "reward": {"max_steps": 40},
+        "grpo": {"max_steps": 16},
+    }
+    return out, learn(out, RECIPE, overrides)
+
+
+def test_sft_teaches_the_format_on_unseen_prompts_and_grpo_keeps_it(run):
+    out, summary = run
+    assert json.loads((out / "learning.json").read_text(encoding="utf-8")) == summary
+    assert (out / "learning.png").stat().st_size > 10_000
+    sft, grpo = summary["sft"], summary["grpo"]
+    assert sft["steps"] == 160 and grpo["steps"] == 16
+    assert sft["format_rate_before"] == 0.0
+    assert sft["format_rate_after"] >= 0.6
+    assert grpo["format_rate_after"] >= 0.6
+    assert grpo["components"]["format"]["last_quarter"] >= 0.6
+    assert summary["copy_rate"]["after_sft"] < 0.5  # it writes for the post, not a memorised completion
+
+
+@pytest.mark.xfail(
+    reason="GRPO does not yet raise answer quality beyond noise on CPU in this budget", strict=False
+)
+def test_grpo_raises_answer_quality(run):
+    _, summary = run
+    quality = summary["grpo"]["components"]["answer_quality"]
+    assert quality["rise_over_2se"]
