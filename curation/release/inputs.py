@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curation.takedown import drop_taken_down
 from empathyqa.coe import build_prompt, format_completion
 from empathyqa.schema import COE_RECORD, COE_STATUSES, CURATED_THREAD, LAYERS, pair_id
 
@@ -74,7 +75,9 @@ def read_curated(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | Non
         if qid in seen:
             raise ReleaseInputError(f"--curated: {curated_file} holds question {qid} twice")
         seen.add(qid)
-    return threads, read_report(curated_file.parent / REPORT_FILE), curated_file
+    report = read_report(curated_file.parent / REPORT_FILE)
+    threads = drop_taken_down(threads, ((report or {}).get("settings") or {}).get("takedown"))
+    return threads, report, curated_file
 
 
 def read_report(path: Path) -> dict[str, Any] | None:
