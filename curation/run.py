@@ -262,6 +262,7 @@ def print_run_summary(report: dict[str, Any], out: Path) -> None:
 def add_run_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "run",
+        allow_abbrev=False,  # `--salt VALUE` must not pass for `--salt-file`
         help="curate raw threads",
         description="Normalise, scrub PII, filter, deduplicate, flag risk and assign topics. "
         "Writes DIR/curated.parquet, DIR/rejects.parquet, DIR/report.json, DIR/report.md and "

@@ -119,9 +119,11 @@ def test_a_repost_merges_its_answers_and_its_risk_into_the_kept_thread(tmp_path)
 
 
 def test_no_distinct_answer_is_lost_to_question_dedup_on_a_synthetic_corpus(tmp_path):
-    corpus = generate_corpus(160, seed=5, repost_rate=0.3, same_id_rate=0.0, pii_rate=0.0)
+    corpus = generate_corpus(
+        40, seed=5, repost_rate=0.5, same_id_rate=0.0, pii_rate=0.0, stock_sentence_rate=0.0
+    )
     report, curated, rejects = run(tmp_path, corpus.threads)
-    assert report["duplicates"]["question_clusters"] >= 10
+    assert report["duplicates"]["question_clusters"] >= 5
     out_answers = {a["answer_id"] for t in curated for a in t["answers"]}
     answer_rejects = {r["answer_id"] for r in rejects if r["answer_id"]}
     whole_rejects = {r["question_id"] for r in rejects if r["answer_id"] is None and r["stage"] != "dedup"}
