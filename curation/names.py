@@ -98,19 +98,46 @@ def _is_name(word: str, before: str, after: str) -> bool:
     return _has_surname(word)
 
 
+# what a given name is not: verbs, prepositions, adverbs, conjunctions, particles, numbers, times, pronouns
+_NOT_GIVEN = ("v", "p", "d", "c", "u", "m", "t", "r", "f", "x", "y", "e", "q")
+
+
+def _split_name(tokens: list[tuple[str, str]], i: int) -> int:
+    """Tokens from i that jieba cut out of one name after a relation word ("表姐|周|婷婷"): how many, or 0."""
+    for k in (3, 2):
+        group = tokens[i : i + k]
+        word = "".join(w for w, _ in group)
+        if len(group) < k or not 2 <= len(word) <= 3:
+            continue
+        if any(
+            flag.startswith(_NOT_GIVEN) or not re.fullmatch(r"[\u4e00-\u9fff]+", w) for w, flag in group[1:]
+        ):
+            continue
+        starts = word[0] in SURNAMES or (word[0] in "小老阿" and len(word) == 2 and word[1] in SURNAMES)
+        if starts and word not in KEEP and _word_freq().get(word, 0) < COMMON_WORD_FREQ:
+            return k
+    return 0
+
+
 def find_names(text: str) -> list[tuple[int, int, str]]:
     """(start, end, name) of each person name in `text`."""
     if not text:
         return []
     tokens = [(t.word, t.flag) for t in _posseg().cut(text)]
-    out, pos = [], 0
-    for i, (word, flag) in enumerate(tokens):
-        if flag == "nr":
-            before = tokens[i - 1][0] if i else ""
-            after = tokens[i + 1][0] if i + 1 < len(tokens) else ""
-            if _is_name(word, before, after):
-                out.append((pos, pos + len(word), word))
+    out, pos, i = [], 0, 0
+    while i < len(tokens):
+        word, flag = tokens[i]
+        before = tokens[i - 1][0] if i else ""
+        after = tokens[i + 1][0] if i + 1 < len(tokens) else ""
+        if flag == "nr" and _is_name(word, before, after):
+            out.append((pos, pos + len(word), word))
+        elif RELATIONS.search(before) and (k := _split_name(tokens, i)):
+            name = "".join(w for w, _ in tokens[i : i + k])
+            out.append((pos, pos + len(name), name))
+            pos, i = pos + len(name), i + k
+            continue
         pos += len(word)
+        i += 1
     return out
 
 
