@@ -168,14 +168,14 @@ class ScrubPii(MapStep):
     def apply(self, doc: Record, ctx: Context) -> None:
         found: dict[str, int] = {}
         source = doc["source"]
-        new_id = safe_id(source, doc["source_id"])
-        if new_id != doc["source_id"]:
+        new_id = safe_id(source, doc.get("source_id") or "")
+        if new_id != (doc.get("source_id") or ""):
             ctx.count(self.name, "ids_rekeyed")
             renamed = {doc["source_id"]: new_id}
             doc["source_id"], doc["question_id"] = new_id, question_id(source, new_id)
         else:
             renamed = {}
-        doc["url"] = clean_url(doc["url"], source, renamed)
+        doc["url"] = clean_url(doc.get("url"), source, renamed)
         doc["title"] = self._scrub(doc["title"], found, ctx)
         doc["body"] = self._scrub(doc["body"], found, ctx)
         doc["tags"] = [t for t in (self._scrub(t, found, ctx) for t in doc["tags"]) if t]
