@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Literal
 
-DEV_SALT = "empathyqa-dev-salt"
+from curation.salt import Salt, resolve_salt
 
 
 @dataclass
@@ -19,8 +19,26 @@ class CurationConfig:
         default_factory=dict, metadata={"cli": False, "help": "per-source OpenCC config, e.g. {ptt: tw2s}"}
     )
     # pii
-    salt: str | None = field(
-        default=None, metadata={"help": "salt for author pseudonyms (else $EMPATHYQA_SALT)"}
+    # the salt itself never comes from argv (it would show in `ps`): see curation/salt.py
+    salt: str | None = field(default=None, metadata={"cli": False})
+    salt_file: str | None = field(
+        default=None,
+        metadata={
+            "help": "file holding the dataset's secret salt (else $EMPATHYQA_SALT, $EMPATHYQA_SALT_FILE, "
+            "or OUT/../.empathyqa-salt, generated on first use)"
+        },
+    )
+    demo_salt: bool = field(
+        default=False, metadata={"help": "use the public demo salt (demo and tests only: not secret)"}
+    )
+    scrub_names: bool = field(
+        default=True, metadata={"help": "replace person names in free text by <NAME> (curation/names.py)"}
+    )
+    takedown: str | None = field(
+        default=None,
+        metadata={
+            "help": "file of `source:source_id` lines (# comments) never curated (else $EMPATHYQA_TAKEDOWN)"
+        },
     )
     # filters (defaults: Empathy-R1's 100-char answers; FineWeb-2 cmn_Hani / Gopher repetition ratios)
     min_answer_chars: int = field(default=100, metadata={"help": "answers shorter than this are dropped"})
@@ -109,12 +127,9 @@ class CurationConfig:
     )
 
     def resolved_salt(self) -> tuple[str, str]:
-        """(salt, where it came from)."""
-        if self.salt:
-            return self.salt, "config"
-        if os.environ.get("EMPATHYQA_SALT"):
-            return os.environ["EMPATHYQA_SALT"], "env"
-        return DEV_SALT, "default (set EMPATHYQA_SALT for real data)"
+        """(salt, where it came from); a run resolves it once (`curation.salt.resolve_salt`)."""
+        salt: Salt = resolve_salt(None, salt_file=self.salt_file, demo=self.demo_salt, configured=self.salt)
+        return salt.value, salt.source
 
     def resolved_workers(self) -> int:
         return self.workers if self.workers > 0 else (os.cpu_count() or 1)

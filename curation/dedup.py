@@ -1,14 +1,19 @@
 """Deduplication over all records: questions first, then answers across threads.
 
-Exact duplicates share a dedup key; near duplicates share an LSH bucket and pass the exact Jaccard (or
-containment) check. Each thread cluster keeps one member: most answers, then longest, then earliest.
-Each answer cluster keeps the copy under the thread with the fewest answers, then the longest, earliest.
+Two crawls of one (source, source_id) are one question: the newest crawl wins as a whole (an older
+crawl's answers the site no longer shows are not revived). Exact duplicates share a dedup key; near
+duplicates share an LSH bucket and pass the exact Jaccard (or containment) check. Each thread cluster
+keeps one member (most answers, then longest, then earliest) and takes in the answers of all the
+others, each marked with the question it was written to; the kept thread's risk level is the highest
+in the cluster. Each answer cluster keeps the copy under the thread with the fewest answers, then the
+longest, earliest.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -16,7 +21,8 @@ import numpy as np
 from curation.config import CurationConfig
 from curation.minhash import LazyKeys, PairFinder, Verify, cluster, local_pairs
 from curation.pipeline import Record, StepStats, reject_row
-from curation.steps import question_key, shingler
+from curation.risk import RANK
+from curation.steps import question_key, rekey, shingler
 from curation.text import dedup_key
 
 
@@ -53,6 +59,88 @@ def _signatures(items: list[Record], num_perm: int) -> np.ndarray:
     return np.stack([item["_sig"] for item in items])
 
 
+def crawl_time(value: str | None) -> datetime:
+    """A crawl's time for comparing crawls (naive times read as UTC; unreadable ones as the oldest)."""
+    try:
+        moment = datetime.fromisoformat(value or "")
+    except ValueError:
+        return datetime.min.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def newest_crawls(records: list[Record], rejected: list[tuple[str, str | None]] = ()) -> dict[str, datetime]:
+    """The newest crawl time per question id, over kept records and threads a step rejected."""
+    newest: dict[str, datetime] = {}
+    for qid, crawled_at in [(d["question_id"], d.get("crawled_at")) for d in records] + list(rejected):
+        moment = crawl_time(crawled_at)
+        if qid not in newest or moment > newest[qid]:
+            newest[qid] = moment
+    return newest
+
+
+def resolve_recrawls(
+    records: list[Record],
+    rejects: list[Record],
+    stats: StepStats,
+    newest: dict[str, datetime] | None = None,
+) -> list[Record]:
+    """One record per question id: its newest crawl, whole; older crawls go to the rejects.
+
+    `newest` also holds crawls a filter rejected: when the newest crawl was rejected, an older one
+    that passed is not kept in its place.
+    """
+    newest = newest if newest is not None else newest_crawls(records)
+    by_id: dict[str, list[Record]] = {}
+    for doc in records:
+        by_id.setdefault(doc["question_id"], []).append(doc)
+    kept = []
+    for qid, docs in by_id.items():
+        if len(docs) > 1 or crawl_time(docs[0].get("crawled_at")) < newest[qid]:
+            stats.counters["same_id_questions"] += 1
+        docs.sort(key=lambda d: (crawl_time(d.get("crawled_at")), d["_order"]), reverse=True)
+        best = docs[0] if crawl_time(docs[0].get("crawled_at")) >= newest[qid] else None
+        for doc in docs:
+            if doc is best:
+                kept.append(doc)
+                continue
+            stats.counters["same_id_older_crawls"] += 1
+            stats.dropped["older_crawl"] += 1
+            detail = f"a newer crawl of {qid} ({newest[qid].isoformat()}) wins"
+            rejects.append(reject_row(qid, None, "dedup", "older_crawl", detail, doc))
+    kept.sort(key=lambda d: d["_order"])
+    return kept
+
+
+def _max_level(levels: list[str | None]) -> str:
+    return max((level or "none" for level in levels), key=lambda level: RANK.get(level, 0))
+
+
+def merge_into(keep: Record, other: Record) -> int:
+    """Move `other`'s answers (marked with their question) and its risk into `keep`; answers moved."""
+    taken = {a["answer_id"] for a in keep["answers"]}
+    moved = 0
+    for answer in other["answers"]:
+        answer.setdefault("question_source_id", other["question_id"])
+        if answer["answer_id"] in taken:
+            # another site's answer with the same id: a deterministic new id keeps pair ids unique
+            answer["answer_id"] = rekey(other["question_id"], answer["answer_id"])
+        taken.add(answer["answer_id"])
+        keep["answers"].append(answer)
+        moved += 1
+    other["answers"] = []
+    keep["merged_source_ids"] = sorted({*keep.get("merged_source_ids", []), other["question_id"]})
+    level = _max_level([keep.get("risk_level"), other.get("risk_level")])
+    flags = list(keep.get("risk_flags") or [])
+    for flag in other.get("risk_flags") or []:
+        where = flag.get("field") or ""
+        if not where.startswith("answer:"):  # answer flags keep their field: the answer moved too
+            flag = {**flag, "field": f"{where}:{other['question_id']}"}
+        if flag not in flags:
+            flags.append(flag)
+    keep["risk_flags"], keep["risk_level"] = flags, level
+    return moved
+
+
 def dedup_questions(
     records: list[Record],
     config: CurationConfig,
@@ -60,10 +148,14 @@ def dedup_questions(
     stats: StepStats,
     find_pairs: PairFinder = local_pairs,
 ) -> tuple[list[Record], list[int]]:
-    """Drop all but one thread per cluster; returns kept threads and cluster sizes (> 1)."""
-    same_id: dict[str, list[int]] = {}
-    for i, doc in enumerate(records):
-        same_id.setdefault(doc["question_id"], []).append(i)
+    """One thread per cluster, holding the answers of all; returns kept threads and cluster sizes (> 1).
+
+    `records` hold one crawl per question id (see `resolve_recrawls`).
+    """
+    for doc in records:
+        for answer in doc["answers"]:
+            answer.setdefault("question_source_id", doc["question_id"])
+        doc.setdefault("merged_source_ids", [])
     uf, info = cluster(
         LazyKeys(records, question_key),
         _signatures(records, config.num_perm),
@@ -72,7 +164,6 @@ def dedup_questions(
         config.lsh_threshold,
         config.num_perm,
         config.max_bucket_pairs,
-        exact_groups=[g for g in same_id.values() if len(g) > 1],
         find_pairs=find_pairs,
         key_hashes=[doc["_key_hash"] for doc in records],
     )
@@ -89,10 +180,13 @@ def dedup_questions(
         cluster_id = "q:" + min(records[i]["question_id"] for i in members)
         records[keep]["dup_cluster"] = cluster_id
         sizes.append(len(members))
+        kept_qid = records[keep]["question_id"]
         for i in ranked[1:]:
             exact = records[i]["_key_hash"] == records[keep]["_key_hash"]
             reason = "exact_duplicate_question" if exact else "near_duplicate_question"
-            detail = f"cluster {cluster_id}, kept {records[keep]['question_id']}"
+            moved = merge_into(records[keep], records[i])
+            stats.counters["answers_merged_from_duplicates"] += moved
+            detail = f"cluster {cluster_id}, kept {kept_qid}; {moved} answer(s) merged into it"
             rejects.append(reject_row(records[i]["question_id"], None, "dedup", reason, detail, records[i]))
             stats.dropped[reason] += 1
     kept = [doc for i, doc in enumerate(records) if i in kept_ids]
@@ -158,11 +252,16 @@ def dedup_answers(
 
 
 def deduplicate(
-    records: list[Record], config: CurationConfig, find_pairs: PairFinder = local_pairs
+    records: list[Record],
+    config: CurationConfig,
+    find_pairs: PairFinder = local_pairs,
+    newest: dict[str, datetime] | None = None,
 ) -> tuple[list[Record], list[Record], StepStats, dict[str, Any]]:
+    """Recrawls resolved, question clusters merged, answers deduplicated; `newest` as for resolve_recrawls."""
     started = time.perf_counter()
     stats = StepStats(records_in=len(records))
     rejects: list[Record] = []
+    records = resolve_recrawls(records, rejects, stats, newest)
     kept, question_sizes = dedup_questions(records, config, rejects, stats, find_pairs)
     answer_sizes = dedup_answers(kept, config, rejects, stats, find_pairs) if config.dedup_answers else []
     survivors = []
@@ -185,5 +284,8 @@ def deduplicate(
         "answer_clusters": len(answer_sizes),
         "answer_cluster_sizes": dict(sorted(Counter(answer_sizes).items())),
         "largest_answer_cluster": max(answer_sizes, default=0),
+        "same_id_questions": stats.counters["same_id_questions"],
+        "same_id_older_crawls": stats.counters["same_id_older_crawls"],
+        "answers_merged_from_duplicates": stats.counters["answers_merged_from_duplicates"],
     }
     return survivors, rejects, stats, clusters

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +12,6 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from curation import pii
 from curation.pipeline import Record, reject_row
 from empathyqa.io import iter_jsonl
 from empathyqa.schema import question_id, validate_raw_thread
@@ -30,40 +31,79 @@ class ReadStats:
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    if path.suffix == ".parquet":
-        try:
-            parquet = pq.ParquetFile(path)
-        except Exception as exc:  # noqa: BLE001 - any unreadable Parquet is reported, not raised
-            yield 0, None, f"unreadable Parquet: {exc}"
-            return
-        row = 0
-        for batch in parquet.iter_batches(batch_size=1024):
-            for obj in batch.to_pylist():
-                row += 1
-                yield row, obj, None
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        yield from _parquet_rows(path)
+    elif name.endswith((".json", ".json.gz")):
+        yield from _json_rows(path)
+    else:  # .jsonl, .jsonl.gz, .ndjson, or any file named on the command line
+        yield from iter_jsonl(path)
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as exc:  # noqa: BLE001 - any unreadable Parquet is reported, not raised
+        yield 0, None, f"unreadable Parquet: {exc}"
         return
-    if path.suffix == ".json":
-        head = path.read_bytes()[:64].lstrip()
-        if head.startswith(b"["):
-            try:
-                items = json.loads(path.read_text(encoding="utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                yield 1, None, f"bad JSON array: {exc}"
-                return
-            for i, obj in enumerate(items, 1):
-                yield (i, obj, None) if isinstance(obj, dict) else (i, None, "not a JSON object")
+    row = 0
+    for batch in parquet.iter_batches(batch_size=1024):
+        for obj in batch.to_pylist():
+            row += 1
+            yield row, obj, None
+
+
+def _json_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """A `.json` file: an array of threads, one thread, or (misnamed) JSON Lines."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            data = fh.read()
+    except (OSError, EOFError, zlib.error) as exc:
+        yield 1, None, f"unreadable file: {exc}"
+        return
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        yield 1, None, f"not UTF-8 (convert it first, e.g. iconv -f gbk -t utf-8): {exc}"
+        return
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as exc:
+        first = text.lstrip()[:1]
+        if first == "{" and "\n" in text.strip():
+            yield from iter_jsonl(path)  # JSON Lines under a .json name
             return
-    yield from iter_jsonl(path)
+        yield exc.lineno, None, f"bad JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        return
+    if isinstance(items, dict):
+        items = [items]
+    if not isinstance(items, list):
+        yield 1, None, f"not a JSON array or object: {type(items).__name__}"
+        return
+    for i, obj in enumerate(items, 1):
+        yield (i, obj, None) if isinstance(obj, dict) else (i, None, "not a JSON object")
 
 
 def _redacted(obj: Any) -> str:
-    """A bad record as text for the rejects, with identifiers scrubbed and names dropped."""
+    """A bad record as JSON for the rejects, names dropped (curation.run scrubs the rest with the salt)."""
     if isinstance(obj, dict):
-        obj = {k: v for k, v in obj.items() if k not in ("asker",)}
-        text = json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str)
-    else:
-        text = str(obj)
-    return pii.scrub(text[:20000]).text
+        asker = obj.get("asker")
+        obj = {k: v for k, v in obj.items() if k != "asker"}
+        if isinstance(asker, dict):
+            obj["asker"] = {k: v for k, v in asker.items() if k in ("id", "anonymous")}
+        answers = obj.get("answers")
+        if isinstance(answers, list):
+            obj["answers"] = [
+                {k: v for k, v in a.items() if k != "author"} | _author_id(a) if isinstance(a, dict) else a
+                for a in answers
+            ]
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _author_id(answer: dict[str, Any]) -> dict[str, Any]:
+    author = answer.get("author")
+    return {"author": {"id": author.get("id")}} if isinstance(author, dict) else {}
 
 
 def to_working(raw: dict[str, Any], order: int) -> Record:

@@ -46,6 +46,9 @@ def build_report(
             "threads_out": len(curated),
             "answers_out": len(answers),
             "rejects": len(rejects),
+            "taken_down": stages["takedown"].dropped["taken_down"] if "takedown" in stages else 0,
+            "same_id_older_crawls": clusters.get("same_id_older_crawls", 0),
+            "answers_merged_from_duplicates": clusters.get("answers_merged_from_duplicates", 0),
         },
         "bad_input": read["bad"][:200],
         "stages": {name: stats.to_dict() for name, stats in stages.items()},
@@ -80,6 +83,11 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         f"Threads read {c['threads_read']:,}, bad input {c['bad_input']:,}, threads out {c['threads_out']:,}, "
         f"answers out {c['answers_out']:,}, rejects {c['rejects']:,}.",
+        "",
+        f"Taken down (takedown list) {c['taken_down']:,}; questions crawled more than once "
+        f"{report['duplicates'].get('same_id_questions', 0):,} (older crawls dropped "
+        f"{c['same_id_older_crawls']:,}); answers merged from duplicate questions "
+        f"{c['answers_merged_from_duplicates']:,}.",
         "",
         "## Stages",
         _table(

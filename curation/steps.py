@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import xxhash
@@ -12,11 +14,13 @@ import xxhash
 from curation import pii
 from curation.config import CurationConfig
 from curation.minhash import signature
+from curation.names import scrub_names
 from curation.pipeline import AnswerFilter, Context, Filter, MapStep, Record, Step
 from curation.risk import RiskScanner, load_lexicon, overall_level
 from curation.text import char_shingles, dedup_key, normalise, repetition, word_shingles, zh_share
 from curation.topic_model import TopicModel
 from curation.topics import Taxonomy, from_classifier, keywords, load_jieba
+from empathyqa.schema import question_id
 
 
 def question_text(doc: Record) -> str:
@@ -49,39 +53,141 @@ class Normalise(MapStep):
         ctx.count(self.name, "chars_removed", before - len(doc["title"]) - len(doc["body"]))
 
 
+def rekey(*parts: str) -> str:
+    """A deterministic, unsalted id made of its parts: the same on every machine and every run."""
+    return "h" + hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
+
+
 def pseudonym(salt: str, value: str | None) -> str | None:
     if not value:
         return None
     return hashlib.sha256(f"{salt}\x00{value}".encode()).hexdigest()[:16]
 
 
+_MOBILE_ID = re.compile(r"(?:\+?86)?1[3-9]\d{9}")
+_LONG_NUMBER = re.compile(r"\d{15,}")
+
+
+def looks_like_identifier(value: str) -> bool:
+    """An id a person could be reached or named by: a phone, card or ID number, an e-mail, a cue word."""
+    compact = re.sub(r"[\s\-.()]", "", value)
+    return bool(
+        _MOBILE_ID.fullmatch(compact)
+        or _LONG_NUMBER.search(compact)
+        or "@" in value
+        or value.lower().startswith("wxid_")
+        or pii.find(value)
+    )
+
+
+def safe_id(source: str, value: str) -> str:
+    """The site's id, or a hash of (source, id) when the id itself is an identifier (never a placeholder)."""
+    return rekey(source, value) if looks_like_identifier(value) else value
+
+
+def clean_url(url: str | None, source: str, renamed: dict[str, str] | None = None) -> str | None:
+    """Query string and fragment dropped; path segments that are identifiers re-keyed like ids."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    segments = []
+    for segment in parts.path.split("/"):
+        if segment in (renamed or {}):
+            segment = renamed[segment]
+        elif segment and looks_like_identifier(segment):
+            segment = rekey(source, segment)
+        segments.append(segment)
+    return urlunsplit((parts.scheme, parts.netloc, "/".join(segments), "", ""))
+
+
 def _pii_counts(found: dict[str, int]) -> list[dict[str, object]]:
     return [{"kind": k, "count": v} for k, v in sorted(found.items())]
 
 
+def scrub_text(text: str, found: dict[str, int] | None = None, with_names: bool = True) -> str:
+    """Identifiers to typed placeholders, then person names to <NAME>; counts added to `found`."""
+    result = pii.scrub(text)
+    counts = result.counts()
+    out = result.text
+    if with_names:
+        out, n = scrub_names(out)
+        if n:
+            counts["NAME"] = counts.get("NAME", 0) + n
+    if found is not None:
+        for kind, n in counts.items():
+            found[kind] = found.get(kind, 0) + n
+    return out
+
+
+def scrub_raw(obj: Any, salt: str, source: str = "", key: str = "", parent: str = "") -> Any:
+    """Any input-shaped value (a bad record kept in the rejects) scrubbed like a curated thread:
+    names dropped, asker/author ids pseudonymised, identifier-like ids re-keyed, urls cleaned, text scrubbed.
+    """
+    if isinstance(obj, dict):
+        source = obj.get("source") if isinstance(obj.get("source"), str) else source
+        out = {}
+        for k, v in obj.items():
+            if k == "name" or (parent == "" and k == "asker" and not isinstance(v, dict)):
+                continue
+            out[k] = scrub_raw(v, salt, source, k, key)
+        return out
+    if isinstance(obj, list):
+        return [scrub_raw(v, salt, source, key, parent) for v in obj]
+    if obj is None or isinstance(obj, bool | int | float):
+        if key == "id" and parent in ("asker", "author") and obj is not None:
+            return pseudonym(salt, str(obj))
+        return obj
+    text = str(obj)
+    if key == "id" and parent in ("asker", "author") or key in ("asker_id", "author_id"):
+        return pseudonym(salt, text)
+    if key in ("source_id", "answer_id", "question_id"):
+        return safe_id(source, text)
+    if key == "url":
+        return clean_url(text, source)
+    return scrub_text(text)
+
+
 class ScrubPii(MapStep):
-    """Typed placeholders for identifiers; salted-hash pseudonyms for asker and author ids."""
+    """Every text field that leaves curation: identifiers to typed placeholders, person names to <NAME>,
+    asker and author ids to salted pseudonyms, identifier-like question and answer ids re-keyed, urls
+    without their query strings."""
 
     name = "pii"
 
     def __init__(self, config: CurationConfig) -> None:
         self.salt, _ = config.resolved_salt()
+        self.names = config.scrub_names
 
     def _scrub(self, text: str, found: dict[str, int], ctx: Context) -> str:
-        result = pii.scrub(text)
-        for kind, n in result.counts().items():
+        local: dict[str, int] = {}
+        out = scrub_text(text, local, self.names)
+        for kind, n in local.items():
             found[kind] = found.get(kind, 0) + n
             ctx.count(self.name, kind, n)
-        return result.text
+        return out
 
     def apply(self, doc: Record, ctx: Context) -> None:
         found: dict[str, int] = {}
+        source = doc["source"]
+        new_id = safe_id(source, doc.get("source_id") or "")
+        if new_id != (doc.get("source_id") or ""):
+            ctx.count(self.name, "ids_rekeyed")
+            renamed = {doc["source_id"]: new_id}
+            doc["source_id"], doc["question_id"] = new_id, question_id(source, new_id)
+        else:
+            renamed = {}
+        doc["url"] = clean_url(doc.get("url"), source, renamed)
         doc["title"] = self._scrub(doc["title"], found, ctx)
         doc["body"] = self._scrub(doc["body"], found, ctx)
+        doc["tags"] = [t for t in (self._scrub(t, found, ctx) for t in doc["tags"]) if t]
         doc["pii_counts"] = _pii_counts(found)
         doc["asker_id"] = None if doc["asker_anonymous"] else pseudonym(self.salt, doc["asker_id"])
         for answer in doc["answers"]:
             answer_found: dict[str, int] = {}
+            new_answer_id = safe_id(source, answer["answer_id"])
+            if new_answer_id != answer["answer_id"]:
+                ctx.count(self.name, "ids_rekeyed")
+                answer["answer_id"] = new_answer_id
             answer["body"] = self._scrub(answer["body"], answer_found, ctx)
             answer["pii_counts"] = _pii_counts(answer_found)
             answer["author_id"] = pseudonym(self.salt, answer["author_id"])
@@ -268,7 +374,9 @@ class Signatures(MapStep):
 
 def build_record_steps(config: CurationConfig) -> list[Step]:
     """The per-record chain, in order. Executors build it once per worker."""
-    steps: list[Step] = [Normalise(config), ScrubPii(config)]
+    from curation.takedown import Takedown, load_takedown  # it needs safe_id from here
+
+    steps: list[Step] = [Takedown(load_takedown(config.takedown)), Normalise(config), ScrubPii(config)]
     if config.strip_boilerplate:
         steps.append(StripBoilerplate())
     steps += [QuestionFilter(config), AnswerQualityFilter(config)]

@@ -29,13 +29,67 @@ def nfkc(text: str) -> str:
     return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
 
 
+# Chinese punctuation stays full-width: what NFKC would turn into ASCII (，？！：；（）～) and what it
+# would spell out (…… -> ......, ① -> 1, ︰ -> :). Full-width letters, digits and symbols become ASCII.
+KEEP_FULL_WIDTH = "，？！：；（）～"
+_TO_ASCII = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F) if chr(code) not in KEEP_FULL_WIDTH}
+_TO_ASCII[0x3000] = 0x20
+_PROTECTED = (
+    "[" + KEEP_FULL_WIDTH + "\u2025\u2026\u2460-\u24ff\u2776-\u2793\u3000-\u303f\u3251-\u32bf"
+    "\u3280-\u3289\ufe10-\ufe19\ufe30-\ufe4f]+"
+)
+_PROTECTED_RUN = re.compile(_PROTECTED)
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff"
+_CJK_BEFORE = f"[{_CJK}”’）》」』】〉…]"
+_CJK_AFTER = f"[{_CJK}“‘（《「『【〈]"
+_ASCII_TO_FULL = str.maketrans(",?!:;()", "，？！：；（）")
+# `,?!:;` after a Chinese character and before one (or at the end of a line): "难受,不知道怎么办?"
+_ASCII_PUNCT = re.compile(f"(?<={_CJK_BEFORE}) ?([,?!:;]+) ?(?={_CJK_AFTER}|$)", re.MULTILINE)
+# a pair of parentheses with Chinese inside, or between Chinese characters: "(重发)", "我(女)今年"
+_ASCII_PARENS = re.compile(
+    f"\\(([^()\\n]*[{_CJK}][^()\\n]*)\\)|(?<={_CJK_BEFORE})\\(([^()\\n]*)\\)(?={_CJK_AFTER})"
+)
+
+
+def _nfkc_outside_punctuation(text: str) -> str:
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    out, last = [], 0
+    for m in _PROTECTED_RUN.finditer(text):
+        out.append(unicodedata.normalize("NFKC", text[last : m.start()]))
+        out.append(m.group())
+        last = m.end()
+    out.append(unicodedata.normalize("NFKC", text[last:]))
+    return "".join(out)
+
+
+def fold_widths(text: str) -> str:
+    """Full-width Latin letters, digits and symbols to ASCII, NFKC elsewhere; Chinese punctuation kept."""
+    return _nfkc_outside_punctuation(text.translate(_TO_ASCII))
+
+
+def _full_parens(m: re.Match[str]) -> str:
+    inner = m.group(1) if m.group(1) is not None else m.group(2)
+    return f"（{inner}）"
+
+
+def cjk_punctuation(text: str) -> str:
+    """ASCII `, ? ! : ; ( )` typed between Chinese characters become their full-width forms."""
+    if not any(c in text for c in ",?!:;("):
+        return text
+    text = _ASCII_PARENS.sub(_full_parens, text)
+    return _ASCII_PUNCT.sub(lambda m: m.group(1).translate(_ASCII_TO_FULL), text)
+
+
 @lru_cache(maxsize=8)
 def converter(config: str) -> opencc.OpenCC:
     return opencc.OpenCC(config)
 
 
 def normalise(text: str | None, opencc_config: str = "t2s") -> str:
-    """HTML leftovers out, NFKC, traditional to simplified, control chars out, whitespace collapsed.
+    """HTML leftovers out, widths folded (Chinese punctuation kept), traditional to simplified, control
+    chars out, whitespace collapsed, ASCII punctuation between Chinese characters made full-width.
 
     Paragraph breaks stay as single newlines (the raw contract joins paragraphs with `\\n`).
     """
@@ -45,12 +99,12 @@ def normalise(text: str | None, opencc_config: str = "t2s") -> str:
         text = _BLOCK_TAG.sub("\n", text)
         text = _ANY_TAG.sub("", text)
         text = html.unescape(text)
-    text = nfkc(text)
+    text = fold_widths(text)
     text = converter(opencc_config).convert(text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _CONTROL.sub("", text)
     lines = (_CJK_SPACE.sub("", _SPACES.sub(" ", line)).strip() for line in text.split("\n"))
-    return "\n".join(line for line in lines if line)
+    return cjk_punctuation("\n".join(line for line in lines if line))
 
 
 _KEY_DROP = re.compile(r"[\W_]+")
@@ -58,8 +112,11 @@ _DIGITS = re.compile(r"[1-9]")
 
 
 def dedup_key(text: str) -> str:
-    """Lowercase, digits to 0, punctuation and whitespace out: what two reposts share."""
-    return _DIGITS.sub("0", _KEY_DROP.sub("", text.lower()))
+    """Widths folded (① -> 1), lowercase, digits to 0, punctuation and whitespace out: what reposts share.
+
+    Keys are made of normalised text, which is already in simplified script.
+    """
+    return _DIGITS.sub("0", _KEY_DROP.sub("", nfkc(text).lower()))
 
 
 def is_cjk(ch: str) -> bool:

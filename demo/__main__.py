@@ -86,7 +86,7 @@ class Demo:
     def curate(self, raw: Path) -> Path:
         self.banner("2. curate: normalise, scrub PII, filter, dedup, flag risk, topics")
         out = self.work / "curated"
-        self.run(PY, "-m", "curation", "run", str(raw), "--out", str(out))
+        self.run(PY, "-m", "curation", "run", str(raw), "--out", str(out), "--demo-salt")
         return out
 
     def draft(self, curated: Path) -> Path:

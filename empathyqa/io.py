@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -73,22 +75,34 @@ def write_json_atomic(obj: Any, path: str | Path) -> Path:
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """Yield (line number, record or None, error or None); bad lines are reported, never raised."""
-    with open(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, 1):
-            if not raw.strip():
-                continue
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield lineno, None, f"not UTF-8: {exc}"
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield lineno, None, f"bad JSON: {exc.msg} at column {exc.colno}"
-                continue
-            if not isinstance(obj, dict):
-                yield lineno, None, f"not a JSON object: {type(obj).__name__}"
-                continue
-            yield lineno, obj, None
+    """Yield (line number, record or None, error or None); bad lines are reported, never raised.
+
+    A name ending in `.gz` is read through gzip; a file that is not gzip, or is cut short, is one error.
+    """
+    lineno = 0
+    opener = gzip.open if str(path).endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            for lineno, raw in enumerate(fh, 1):
+                yield from _jsonl_line(lineno, raw)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        yield lineno + 1, None, f"not a readable gzip file: {exc}"
+
+
+def _jsonl_line(lineno: int, raw: bytes) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    if not raw.strip():
+        return
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        yield lineno, None, f"not UTF-8 (convert it first, e.g. iconv -f gbk -t utf-8): {exc}"
+        return
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        yield lineno, None, f"bad JSON: {exc.msg} at column {exc.colno}"
+        return
+    if not isinstance(obj, dict):
+        yield lineno, None, f"not a JSON object: {type(obj).__name__}"
+        return
+    yield lineno, obj, None

@@ -148,6 +148,7 @@ CURATED_ANSWER = pa.struct(
         ("answered_at", pa.string()),
         ("pii_counts", pa.list_(PII_COUNT)),
         ("dup_cluster", pa.string()),
+        ("question_source_id", pa.string()),  # question_id of the post it answered (a merged duplicate's)
     ]
 )
 
@@ -175,6 +176,7 @@ CURATED_THREAD = pa.schema(
         ("risk_flags", pa.list_(RISK_FLAG)),
         ("pii_counts", pa.list_(PII_COUNT)),
         ("quality", pa.map_(pa.string(), pa.float64())),
+        ("merged_source_ids", pa.list_(pa.string())),  # question_ids of the duplicates merged into this one
     ]
 )
 

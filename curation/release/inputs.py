@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 
 from curation.release.ids import QUESTION_ID, release_answer_id, release_question_id, strip_query
+from curation.takedown import drop_taken_down
 from empathyqa.coe import build_prompt, format_completion
 from empathyqa.io import read_table
 from empathyqa.outputs import IncompleteOutput, Manifest, check_output, read_manifest
@@ -97,7 +98,9 @@ def read_curated(
         if qid in seen:
             raise ReleaseInputError(f"--curated: {curated_file} holds question {qid} twice")
         seen.add(qid)
-    return threads, read_report(curated_file.parent / REPORT_FILE), curated_file, manifest
+    report = read_report(curated_file.parent / REPORT_FILE)
+    threads = drop_taken_down(threads, ((report or {}).get("settings") or {}).get("takedown"))
+    return threads, report, curated_file, manifest
 
 
 def read_previous(folder: Path) -> dict[str, str]:

