@@ -206,9 +206,11 @@ class UnionFind:
         return groups
 
 
-def _not_joined(uf: UnionFind, pairs: np.ndarray, n: int) -> np.ndarray:
+def _joined(uf: UnionFind, pairs: np.ndarray, n: int) -> np.ndarray:
+    if not len(pairs):
+        return np.zeros(0, dtype=bool)
     roots = uf.roots(range(n))
-    return pairs[roots[pairs[:, 0]] != roots[pairs[:, 1]]] if len(pairs) else pairs
+    return roots[pairs[:, 0]] == roots[pairs[:, 1]]
 
 
 def cluster(
@@ -250,23 +252,30 @@ def cluster(
     bands, rows = choose_bands(lsh_threshold, num_perm)
     pairs = as_pair_array(find_pairs(signatures, bands, rows, max_bucket_pairs))
     stats["candidates"] = len(pairs)
-    pairs = _not_joined(uf, pairs, n)
+    pairs = pairs[~_joined(uf, pairs, n)]
     accepted = np.zeros(len(pairs), dtype=bool)
     rejected = np.zeros(len(pairs), dtype=bool)
+    lo, need_sets = np.zeros(len(pairs)), np.ones(len(pairs), dtype=bool)
     if sizes is not None and len(pairs):
         size = np.asarray(sizes)
         matches = estimated_matches(signatures, pairs)
-        accepted, rejected = verify.screen(matches, num_perm, size[pairs[:, 0]], size[pairs[:, 1]])
+        screen = verify.screen(matches, num_perm, size[pairs[:, 0]], size[pairs[:, 1]])
+        accepted, rejected, lo, need_sets = screen.accept, screen.reject, screen.lo, screen.need_sets
     for i, j in pairs[accepted].tolist():
         uf.union(i, j)
-    rest = _not_joined(uf, pairs[~accepted & ~rejected], n)
-    verdicts, edits = check(keys, rest, shingle_fn, verify) if len(rest) else (np.zeros(0, bool), 0)
+    open_ = ~accepted & ~rejected
+    rest, lo, need_sets = pairs[open_], lo[open_], need_sets[open_]
+    joined = _joined(uf, rest, n)
+    rest, lo, need_sets = rest[~joined], lo[~joined], need_sets[~joined]
+    verdicts, exact = (
+        check(keys, rest, shingle_fn, verify, lo, need_sets) if len(rest) else (rest[:, 0] > 0, 0)
+    )
     for i, j in rest[verdicts].tolist():
         uf.union(i, j)
     stats["screened_duplicate"] = int(accepted.sum())
     stats["screened_distinct"] = int(rejected.sum())
     stats["checked"] = len(rest)
-    stats["edit_checks"] = int(edits)
+    stats["exact_checks"] = int(exact)
     stats["verified"] = int(accepted.sum() + verdicts.sum())
     stats["bands"], stats["rows"] = bands, rows
     stats["p_detect_at_lsh_threshold"] = round(detection_probability(lsh_threshold, bands, rows), 4)

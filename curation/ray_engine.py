@@ -225,8 +225,10 @@ def ray_pair_finder(config: CurationConfig):
     return find
 
 
-def _check_task(keys: dict[int, str], pairs: np.ndarray, shingle_fn: ShingleFn, verify: Verify):
-    return check_pairs(keys, pairs, shingle_fn, verify)
+def _check_task(
+    keys: dict[int, str], pairs: np.ndarray, shingle_fn: ShingleFn, verify: Verify, lo, need_sets
+):
+    return check_pairs(keys, pairs, shingle_fn, verify, lo, need_sets)
 
 
 class RayChecker:
@@ -236,13 +238,23 @@ class RayChecker:
         self.ray = start(config)
         self.chunks = max(1, config.resolved_workers() * chunks_per_worker)
 
-    def __call__(self, keys, pairs: np.ndarray, shingle_fn: ShingleFn, verify: Verify):
+    def __call__(
+        self, keys, pairs: np.ndarray, shingle_fn: ShingleFn, verify: Verify, lo=None, need_sets=None
+    ):
+        if lo is None or need_sets is None:
+            lo, need_sets = np.zeros(len(pairs)), np.ones(len(pairs), dtype=bool)
         task = self.ray.remote(_check_task)
         futures = []
-        for chunk in np.array_split(pairs, min(self.chunks, max(1, len(pairs)))):
+        parts = min(self.chunks, max(1, len(pairs)))
+        for chunk, part_lo, part_need in zip(
+            np.array_split(pairs, parts),
+            np.array_split(lo, parts),
+            np.array_split(need_sets, parts),
+            strict=True,
+        ):
             if len(chunk):
                 own = {i: keys[i] for i in np.unique(chunk).tolist()}
-                futures.append(task.remote(own, chunk, shingle_fn, verify))
+                futures.append(task.remote(own, chunk, shingle_fn, verify, part_lo, part_need))
         results = self.ray.get(futures)
         if not results:
             return np.zeros(0, dtype=bool), 0

@@ -8,14 +8,15 @@ A candidate pair pays for a check only when the cheaper one before it cannot dec
    upper bounds fail every rule (Jaccard below the edit floor, containment below its threshold) is
    not. One in about 30,000 pairs falls outside a z = 4 interval, and only those near a boundary change
    their verdict. This runs vectorised over all candidates at once.
-2. The exact Jaccard and containment of the shingle sets (`searchsorted` of sorted hashes).
-3. The edit similarity of the keys (rapidfuzz Indel: 2 x LCS / total length, C++ and bit-parallel),
-   only where the exact Jaccard is at least `edit_floor` and the set rules said no. Posts that share stock
-   sentences land here; difflib on them cost quadratic time per pair.
+2. The edit similarity of the keys (rapidfuzz Indel: 2 x LCS / total length, bit-parallel C++), over all
+   open pairs in one vectorised call. Posts that share stock sentences land here (Jaccard 0.2-0.5);
+   difflib cost quadratic Python time per pair on them.
+3. The exact Jaccard and containment of the shingle sets (`searchsorted` of sorted hashes), only where
+   a set rule could still pass or an edit match needs the exact Jaccard to clear `edit_floor`.
 
-Steps 2 and 3 run on a process pool (`LocalChecker`): the pool is forked after the keys are in place,
-so only pair ids travel to the workers and verdicts come back. `curation.ray_engine.RayChecker` does the
-same on Ray tasks.
+Steps 2 and 3 run on all cores (`LocalChecker`): the edit similarity over all open pairs at once on
+rapidfuzz's C++ threads, the exact set checks on a forked process pool (only pair ids travel).
+`curation.ray_engine.RayChecker` does both on Ray tasks.
 """
 
 from __future__ import annotations
@@ -87,21 +88,26 @@ class Verify:
     def __call__(self, key_a: str, key_b: str, a: np.ndarray, b: np.ndarray) -> bool:
         return self.decide(key_a, key_b, a, b)[0]
 
-    def screen(
-        self, matches: np.ndarray, num_perm: int, size_a: np.ndarray, size_b: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(accept, reject) masks from the estimate alone; pairs in neither need the exact check."""
+    def screen(self, matches: np.ndarray, num_perm: int, size_a: np.ndarray, size_b: np.ndarray) -> Screen:
+        """What the estimate settles, and what each unsettled pair still needs."""
         lo, hi = wilson(matches, num_perm)
         small, big = np.minimum(size_a, size_b).astype(np.float64), np.maximum(size_a, size_b)
         nonempty = small > 0
-        accept = nonempty & (
-            (lo >= self.threshold) | (_containment_from_jaccard(lo, small, big) >= self.containment)
-        )
+        c_lo, c_hi = _containment_from_jaccard(lo, small, big), _containment_from_jaccard(hi, small, big)
+        accept = nonempty & ((lo >= self.threshold) | (c_lo >= self.containment))
         floor = self.edit_floor if self.edit_similarity <= 1 else self.threshold
-        reject = ~nonempty | (
-            (hi < min(floor, self.threshold)) & (_containment_from_jaccard(hi, small, big) < self.containment)
-        )
-        return accept & ~reject, reject
+        reject = ~nonempty | ((hi < min(floor, self.threshold)) & (c_hi < self.containment))
+        accept &= ~reject
+        need_sets = ~accept & ~reject & ((hi >= self.threshold) | (c_hi >= self.containment))
+        return Screen(accept, reject, lo, need_sets)
+
+
+@dataclass(frozen=True)
+class Screen:
+    accept: np.ndarray  # duplicates by the estimate's lower bounds
+    reject: np.ndarray  # distinct by its upper bounds
+    lo: np.ndarray  # lower bound of each pair's Jaccard
+    need_sets: np.ndarray  # the set rules (Jaccard, containment) could still pass: exact check
 
 
 def estimated_matches(signatures: np.ndarray, pairs: np.ndarray, chunk: int = 65536) -> np.ndarray:
@@ -113,67 +119,105 @@ def estimated_matches(signatures: np.ndarray, pairs: np.ndarray, chunk: int = 65
     return out
 
 
-def check_pairs(
-    keys: Sequence[str], pairs: np.ndarray, shingle_fn: ShingleFn, verify: Verify, cache_limit: int = 4096
-) -> tuple[np.ndarray, int]:
-    """Exact verdicts for candidate pairs (rows of ids into `keys`) and how many needed the edit check.
+def exact_sets(
+    keys: Sequence[str], pairs: np.ndarray, shingle_fn: ShingleFn, cache_limit: int = 4096
+) -> np.ndarray:
+    """(m, 2) exact Jaccard and containment per pair (rows of ids into `keys`, sorted by first id, so
+    a small cache of shingle sets serves most reads; it is emptied when full, to bound memory)."""
+    cache: dict[int, np.ndarray] = {}
 
-    `keys` may be lazy or a dict holding just the ids in `pairs`. Pairs come sorted by their first id,
-    so a small cache of shingle sets serves most reads; it is emptied when full to bound memory.
-    """
-    cache: dict[int, tuple[str, np.ndarray]] = {}
-
-    def key_and_shingles(i: int) -> tuple[str, np.ndarray]:
+    def shingles(i: int) -> np.ndarray:
         if i not in cache:
             if len(cache) >= cache_limit:
                 cache.clear()
-            key = keys[i]
-            cache[i] = (key, shingle_fn(key))
+            cache[i] = shingle_fn(keys[i])
         return cache[i]
 
-    out = np.zeros(len(pairs), dtype=bool)
-    edits = 0
+    out = np.zeros((len(pairs), 2))
     for n, (i, j) in enumerate(pairs.tolist()):
-        (key_i, sh_i), (key_j, sh_j) = key_and_shingles(i), key_and_shingles(j)
-        out[n], edited = verify.decide(key_i, key_j, sh_i, sh_j)
-        edits += edited
-    return out, edits
+        out[n] = jaccard_and_containment(shingles(i), shingles(j))
+    return out
 
 
-PairChecker = Callable[[Sequence[str], np.ndarray, ShingleFn, Verify], tuple[np.ndarray, int]]
+def edit_scores(keys: Sequence[str], pairs: np.ndarray, cutoff: float, workers: int = 1) -> np.ndarray:
+    """Indel similarity per pair (0 below `cutoff`), computed in C++ over all pairs at once."""
+    from rapidfuzz.process import cpdist
 
-_JOB: tuple[Sequence[str], ShingleFn, Verify] | None = None  # set before forking; the workers read it
+    own = {i: keys[i] for i in np.unique(pairs).tolist()}
+    first = [own[i] for i in pairs[:, 0].tolist()]
+    second = [own[i] for i in pairs[:, 1].tolist()]
+    scores = cpdist(first, second, scorer=Indel.normalized_similarity, score_cutoff=cutoff, workers=workers)
+    return np.asarray(scores, dtype=np.float64)
 
 
-def _check_in_worker(pairs: np.ndarray) -> tuple[np.ndarray, int]:
+def check_pairs(
+    keys: Sequence[str],
+    pairs: np.ndarray,
+    shingle_fn: ShingleFn,
+    verify: Verify,
+    lo: np.ndarray | None = None,
+    need_sets: np.ndarray | None = None,
+    workers: int = 1,
+    sets: Callable[[Sequence[str], np.ndarray, ShingleFn], np.ndarray] = exact_sets,
+) -> tuple[np.ndarray, int]:
+    """Verdicts for pairs the estimate left open (rows of ids into `keys`, which may be lazy or a dict
+    of just these ids), and how many exact set checks ran.
+
+    Edit similarity runs on every pair (vectorised); the shingle sets are read only where the set rules
+    could pass (`need_sets`) or an edit match needs the exact Jaccard to clear `edit_floor`. Without
+    `lo` and `need_sets` (the screen's output) every pair gets every check.
+    """
+    if lo is None or need_sets is None:
+        lo, need_sets = np.zeros(len(pairs)), np.ones(len(pairs), dtype=bool)
+    floor = verify.edit_floor
+    if verify.edit_similarity <= 1 and len(pairs):
+        edit_ok = edit_scores(keys, pairs, verify.edit_similarity, workers) >= verify.edit_similarity
+    else:
+        edit_ok = np.zeros(len(pairs), dtype=bool)
+    verdict = edit_ok & (lo >= floor)
+    exact = np.flatnonzero(need_sets | (edit_ok & (lo < floor)))
+    if len(exact):
+        jc = sets(keys, pairs[exact], shingle_fn)
+        jac, cont = jc[:, 0], jc[:, 1]
+        by_sets = (jac >= verify.threshold) | (cont >= verify.containment)
+        verdict[exact] = by_sets | (edit_ok[exact] & (jac >= floor))
+    return verdict, len(exact)
+
+
+PairChecker = Callable[..., tuple[np.ndarray, int]]
+
+_JOB: tuple[Sequence[str], ShingleFn] | None = None  # set before forking; the workers read it
+
+
+def _sets_in_worker(pairs: np.ndarray) -> np.ndarray:
     assert _JOB is not None
-    keys, shingle_fn, verify = _JOB
-    return check_pairs(keys, pairs, shingle_fn, verify)
+    return exact_sets(_JOB[0], pairs, _JOB[1])
 
 
 class LocalChecker:
-    """Exact checks on `workers` forked processes (serial below `min_parallel` pairs or without fork)."""
+    """Checks on all cores: edit similarity on `workers` C++ threads, exact set checks on `workers`
+    forked processes (serial below `min_parallel` pairs or where fork is missing)."""
 
     def __init__(self, workers: int = 1, min_parallel: int = 2000, chunks_per_worker: int = 4) -> None:
         self.workers = max(1, workers)
         self.min_parallel = min_parallel
         self.chunks_per_worker = chunks_per_worker
 
-    def __call__(
-        self, keys: Sequence[str], pairs: np.ndarray, shingle_fn: ShingleFn, verify: Verify
-    ) -> tuple[np.ndarray, int]:
+    def _sets(self, keys: Sequence[str], pairs: np.ndarray, shingle_fn: ShingleFn) -> np.ndarray:
         serial = self.workers == 1 or len(pairs) < self.min_parallel
         if serial or "fork" not in mp.get_all_start_methods():
-            return check_pairs(keys, pairs, shingle_fn, verify)
+            return exact_sets(keys, pairs, shingle_fn)
         global _JOB
-        _JOB = (keys, shingle_fn, verify)
+        _JOB = (keys, shingle_fn)
         try:
             chunks = np.array_split(pairs, self.workers * self.chunks_per_worker)
             with mp.get_context("fork").Pool(self.workers) as pool:
-                results = pool.map(_check_in_worker, chunks, chunksize=1)
+                return np.concatenate(pool.map(_sets_in_worker, chunks, chunksize=1))
         finally:
             _JOB = None
-        return np.concatenate([r[0] for r in results]), sum(r[1] for r in results)
+
+    def __call__(self, keys, pairs, shingle_fn, verify, lo=None, need_sets=None) -> tuple[np.ndarray, int]:
+        return check_pairs(keys, pairs, shingle_fn, verify, lo, need_sets, self.workers, self._sets)
 
 
 def pair_checker(config) -> PairChecker:
