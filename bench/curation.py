@@ -192,23 +192,31 @@ def datatrove_dedup(keys: list[str], ngram: int = 5) -> tuple[float, list[list[i
         def get_shingles(self, text: str) -> np.ndarray:
             s = simplify_text(text, self.config.norm_config).replace(" ", "")
             grams = [s[i : i + ngram] for i in range(max(1, len(s) - ngram + 1))]
-            return np.fromiter((self._hash_func(g) for g in grams), dtype=np.uint64).reshape((-1, 1))
+            return np.fromiter((self._hash_func(g.encode()) for g in grams), dtype=np.uint64).reshape((-1, 1))
 
     import logging
 
+    import datatrove.pipeline.dedup.minhash as dt_minhash
     from loguru import logger
+
+    dt_minhash.load_word_tokenizer = lambda language: None  # char 5-grams: no word tokenizer (or spacy)
 
     logger.remove()
     logging.getLogger("datatrove").setLevel(logging.ERROR)
+    import contextlib
+    import io
+
     docs = [Document(text=k, id=str(i)) for i, k in enumerate(keys)]
     config = MinhashConfig(n_grams=ngram)
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
+        quiet = contextlib.redirect_stderr(io.StringIO())
+        quiet.__enter__()
         started = time.perf_counter()
         run = dict(logging_dir=str(base / "logs"), skip_completed=False)
-        LocalPipelineExecutor([docs, CharSignature(str(base / "sigs"), config)], tasks=1, **run).run()
+        LocalPipelineExecutor([docs, CharSignature(str(base / "sigs"), config=config)], tasks=1, **run).run()
         LocalPipelineExecutor(
-            [MinhashDedupBuckets(str(base / "sigs"), str(base / "buckets"), config)],
+            [MinhashDedupBuckets(str(base / "sigs"), str(base / "buckets"), config=config)],
             tasks=config.num_buckets,
             workers=1,
             logging_dir=str(base / "logs2"),
@@ -225,6 +233,7 @@ def datatrove_dedup(keys: list[str], ngram: int = 5) -> tuple[float, list[list[i
             skip_completed=False,
         ).run()
         seconds = time.perf_counter() - started
+        quiet.__exit__(None, None, None)
         raw = (base / "clusters" / "000000.clusters").read_bytes() if (base / "clusters").exists() else b""
     by_cluster: dict[int, list[int]] = {}
     for doc, cid in struct.iter_unpack("<II", raw):
