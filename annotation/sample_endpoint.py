@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import random
 import re
 import signal
 import sys
@@ -169,6 +170,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(400, {"error": {"message": f"offline sample endpoint: bad request: {exc}"}})
             return
         reply = complete(body)
+        if LATENCY_MS[1] > 0:  # a real model's reply time, for throughput benchmarks
+            time.sleep(random.uniform(*LATENCY_MS) / 1000)
         self._send(200, reply)
 
     def log_message(self, fmt: str, *args: Any) -> None:
@@ -179,9 +182,16 @@ def _stop(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # a plain `kill` ends it as cleanly as Ctrl-C, with its last log line
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # hundreds of drafting clients connect at once
+    daemon_threads = True
+
+
+LATENCY_MS = (0.0, 0.0)
+
+
 def serve(port: int, port_file: Path | None = None) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", port), Handler)
     bound = server.server_address[1]
     if port_file:  # written whole via rename, so a waiting script never reads half a number
         port_file.parent.mkdir(parents=True, exist_ok=True)
@@ -211,7 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one, printed)")
     parser.add_argument("--port-file", type=Path, help="write the bound port to this file")
+    parser.add_argument("--latency-ms", default="0-0", help="reply delay drawn uniformly from A-B ms")
     args = parser.parse_args(argv)
+    global LATENCY_MS
+    low, _, high = args.latency_ms.partition("-")
+    LATENCY_MS = (float(low), float(high or low))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     try:
         serve(args.port, args.port_file)
