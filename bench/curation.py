@@ -321,16 +321,28 @@ def run_curation(threads: list[dict], config: CurationConfig, tmp: Path, name: s
     return time.perf_counter() - started, report
 
 
-def section_run(
-    threads: list[dict], config: CurationConfig, rensa_rate: float | None, engines: list[str]
-) -> None:
+def planted_threads(threads: list[dict], texts: list[str]) -> list[dict]:
+    """The synthetic threads' shape (ids, dates, askers) with the planted set's texts as bodies."""
+    return [
+        {**t, "source_id": f"p{i}", "title": text[:14], "body": text, "answers": []}
+        for i, (t, text) in enumerate(zip(threads, texts, strict=False))
+    ]
+
+
+def section_run(threads: list[dict], config: CurationConfig, planted: list[dict], engines: list[str]) -> None:
     posts = [{**t, "answers": []} for t in threads]
+    rensa_rates = {}
+    for name, rows in (("planted", planted), ("posts", posts)):
+        found = baseline("rensa", rensa_dedup, [post_key(t) for t in rows])
+        rensa_rates[name] = len(rows) / found[0] if found else None
     print(
         f"\n== 3. the whole `curation run` ({config.resolved_workers()} workers), load {os.getloadavg()[0]:.1f} =="
     )
     with tempfile.TemporaryDirectory() as tmp:
         for engine in engines:
-            for name, rows, require in (("posts", posts, False), ("threads", threads, True)):
+            inputs = (("planted", planted, False), ("posts", posts, False), ("threads", threads, True))
+            for name, rows, require in inputs:
+                rensa_rate = rensa_rates.get(name)
                 cfg = CurationConfig(workers=config.workers, engine=engine, require_answers=require)
                 cpu0 = cpu_seconds()
                 wall, report = run_curation(rows, cfg, Path(tmp), f"{engine}-{name}")
@@ -340,13 +352,13 @@ def section_run(
                     f", {len(rows) / wall / rensa_rate:.2f}x rensa MinHash+LSH alone" if rensa_rate else ""
                 )
                 what = (
-                    f"{len(rows):,} posts"
-                    if name == "posts"
+                    f"{len(rows):,} {name} posts"
+                    if name != "threads"
                     else f"{len(rows):,} threads ({answers:,} answers)"
                 )
                 print(
                     f"  {engine:5s} {what:34s} {len(rows) / wall:7,.0f} {name}/s wall ({wall:.1f} s; "
-                    f"{len(rows) / max(cpu, 1e-9):,.0f} per CPU-second{ratio if name == 'posts' else ''})"
+                    f"{len(rows) / max(cpu, 1e-9):,.0f} per CPU-second{ratio if name != 'threads' else ''})"
                 )
                 print(
                     f"        out {report['counts']['threads_out']:,}; dedup {report['timing']['dedup']} s; "
@@ -403,7 +415,6 @@ def main() -> None:
         f"workers {config.resolved_workers()}, load average {os.getloadavg()[0]:.2f} (a shared machine: "
         "compare the ratios, not the absolute figures)"
     )
-    rensa_rate = None
     if "dedup" not in skip:
         planted, planted_group = plant_reposts(plain_like([800] * args.posts, seed=5))
         print(
@@ -412,14 +423,15 @@ def main() -> None:
         section_dedup(planted, planted_group, config, config.resolved_workers())
         print("\n(synthetic set: the questions of empathyqa.synthetic)")
         keys = [post_key(t) for t in threads]
-        rensa_rate = section_dedup(
+        section_dedup(
             keys, groups_of([t["source_id"] for t in threads], truth), config, config.resolved_workers()
         )
     if "stock" not in skip:
         section_stock([int(s) for s in args.stock.split(",") if s], config)
     if "run" not in skip:
         engines = ["local", "ray"] if args.engine == "both" else [args.engine]
-        section_run(threads, config, rensa_rate, engines)
+        texts, _ = plant_reposts(plain_like([800] * len(threads), seed=5))
+        section_run(threads, config, planted_threads(threads, texts), engines)
     if "steps" not in skip:
         sample = threads[: min(len(threads), 2000)]
         print(f"\n== 4. per step, one core, {len(sample):,} threads ==")
