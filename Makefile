@@ -8,33 +8,55 @@ TORCH_VERSION ?= 2.13.0
 LS_VERSION ?= 1.23.2
 LS_PORT ?= 8085
 
-.PHONY: install install-ls demo test lint format bench label-studio label-studio-stop sample-site clean bench-scale
+.PHONY: install install-ls install-browser lock demo test lint format bench label-studio label-studio-stop sample-site clean bench-scale
 
 install: $(VENV)/.installed
 
-# The ray extra is installed too: the tests check that --engine ray matches the local engine.
+# Every version comes from requirements.lock (the dev and ray extras included: the tests check that
+# --engine ray matches the local engine); the project itself goes in without resolving anything.
 # torch first, pinned: a CPU build of it lies on this kind of machine's disk; an unpinned torch
 # (or one pulled in by trl) would fetch a multi-GB CUDA build.
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "torch==$(TORCH_VERSION)"
-	$(PY) -m pip install -q -e ".[dev,ray]"
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q -e . --no-deps
 	touch $@
+
+# Refresh the locks after changing pyproject.toml: compiled against the pinned torch, with the local
+# +cpu label dropped (the installed CPU build satisfies torch==X) and no CUDA packages let through.
+TOOLS := .venv-tools
+lock:
+	test -x $(TOOLS)/bin/pip-compile || ($(PYTHON) -m venv $(TOOLS) && $(TOOLS)/bin/pip install -q pip-tools)
+	$(TOOLS)/bin/pip-compile --quiet --extra dev --extra ray --strip-extras --no-emit-index-url \
+		--no-emit-find-links --constraint requirements-pins.in --output-file requirements.lock pyproject.toml
+	sed -i -E 's/^torch==([0-9.]+)\+cpu$$/torch==\1/' requirements.lock
+	! grep -inE '^(nvidia|triton)|cuda' requirements.lock
+	echo "label-studio==$(LS_VERSION)" | $(TOOLS)/bin/pip-compile --quiet --no-emit-index-url \
+		--no-emit-find-links --strip-extras --output-file requirements-ls.lock -
 
 # Label Studio pins openai<2 and pyarrow<25, so it lives in its own environment.
 install-ls: $(LS_VENV)/.installed
 
-$(LS_VENV)/.installed:
+$(LS_VENV)/.installed: requirements-ls.lock
 	test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
 	$(LS_VENV)/bin/python -m pip install -q --upgrade pip
-	$(LS_VENV)/bin/python -m pip install -q "label-studio==$(LS_VERSION)"
+	$(LS_VENV)/bin/python -m pip install -q -r requirements-ls.lock
 	touch $@
+
+# The browser tests (tests/browser) drive Debian's Chromium through its chromedriver.
+BROWSER_PACKAGES := chromium chromium-driver fonts-noto-cjk
+install-browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q $(BROWSER_PACKAGES); \
+	fi
 
 demo: install install-ls
 	$(PY) -m demo
 
-test: install install-ls
+test: install install-ls install-browser
 	$(PY) -m pytest -q
 
 lint: install

@@ -37,16 +37,12 @@ from annotation.draft.store import DraftStore  # noqa: E402
 def start_stub(latency: float, folder: Path) -> tuple[subprocess.Popen, str]:
     port_file = folder / "port"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(REPO / "tests" / "openai_stub.py"),
-            "--latency",
-            str(latency),
-            "--port-file",
-            str(port_file),
-        ],
+        [sys.executable, "-m", "annotation.sample_endpoint", "--reply", "stock", "--quiet",
+         "--latency-ms", f"{latency * 1000:g}", "--port-file", str(port_file)],
+        cwd=REPO,
         stdout=subprocess.DEVNULL,
-    )
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     deadline = time.monotonic() + 30
     while not port_file.exists():
         if proc.poll() is not None or time.monotonic() > deadline:

@@ -31,6 +31,7 @@ from w3lib.url import file_uri_to_path
 logger = logging.getLogger(__name__)
 
 EXIT_LAYOUT = 3  # exit status of a probe that found a required field missing, or a layout_changed close
+EXIT_NO_PAGES = 4  # exit status of a crawl that fetched no page (close reason no_pages_fetched)
 
 
 @dataclass(frozen=True)
@@ -263,6 +264,8 @@ class CrawlHealth:
             logger.info("Crawl health written to %s", stats_file)
         if (self.probe and not ok) or reason == "layout_changed":
             _exit_with(EXIT_LAYOUT)
+        elif reason == "no_pages_fetched":
+            _exit_with(EXIT_NO_PAGES)
 
 
 def _engine(crawler: Crawler) -> Any:

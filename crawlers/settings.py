@@ -43,6 +43,11 @@ ITEM_PIPELINES = {
 RAW_STORE_DIR = "data/raw/%(name)s"
 FEED_EXPORT_ENCODING = "utf-8"
 FEED_EXPORTERS = {"parquet": "crawlers.exporters.ParquetItemExporter"}
+# -O OUT is written beside OUT and renamed into place at the end: a failed crawl keeps the old file.
+FEED_STORAGES = {
+    "": "crawlers.exporters.AtomicFileFeedStorage",
+    "file": "crawlers.exporters.AtomicFileFeedStorage",
+}
 
 # Incremental re-crawl: skip stored questions unless their answer count grew (see crawlers/store.py).
 INCREMENTAL = True

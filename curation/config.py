@@ -90,6 +90,10 @@ class CurationConfig:
         default=300, metadata={"help": "chars of title+body searched for taxonomy keywords"}
     )
     top_k_keywords: int = field(default=8, metadata={"help": "jieba.analyse keywords per thread"})
+    topic_model: str | None = field(
+        default=None,
+        metadata={"help": "topic classifier JSON for untagged posts (default: the bundled one; 'none': off)"},
+    )
     # risk
     risk_lexicon: str | None = field(default=None, metadata={"help": "extra risk lexicon YAML"})
     # execution

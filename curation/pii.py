@@ -8,6 +8,8 @@ money, scores and order numbers stay as they are.
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,8 +66,13 @@ _NOT_ID = re.compile(
 )
 _BANK_CUE = re.compile(r"(卡号|银行卡|账号|帐号|储蓄卡|信用卡|借记卡|转账|打款|收款)")
 
+# Every repeat that can meet a long run of its own characters is bounded (by what an address allows:
+# 64-char local part, 63-char labels), so a match attempt costs at most a constant however long the
+# run: scanning stays linear in the text (an unbounded local part rescans a run of letters from each
+# of its starts up to the `@`: quadratic). tests/curation/test_pii.py checks the growth.
 EMAIL_RE = re.compile(
-    r"[A-Za-z0-9][A-Za-z0-9._%+\-]*@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
+    r"[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}"
 )
 _TLDS = (
     "com|cn|net|org|edu|gov|info|biz|io|co|me|cc|tv|top|xyz|site|vip|club|app|online|shop|store|"
@@ -236,23 +243,30 @@ def find(text: str) -> list[PiiHit]:
         return []
     folded = fold(text) if _NEEDS_FOLD.search(text) else text
     has_digits = _FIVE_DIGITS.search(folded) is not None
-    taken: list[tuple[int, int]] = []
+    taken: list[tuple[int, int]] = []  # sorted, never overlapping: a lookup is a bisection
     hits: list[PiiHit] = []
     for kind, pattern, accept, group in DETECTORS:
         if not _worth_scanning(kind, folded, has_digits):
             continue
+        claimed: list[tuple[int, int]] = []  # this detector's spans, in order (finditer never overlaps)
         for m in pattern.finditer(folded):
             start, end = m.span(group)
-            if any(start < t_end and t_start < end for t_start, t_end in taken):
+            if _overlaps(taken, start, end) or (claimed and start < claimed[-1][1]):
                 continue
             if not accept(folded, m):
                 continue
             if kind == "URL":
                 end = start + len(folded[start:end].rstrip(".,;:!?)'"))
-            taken.append((start, end))
+            claimed.append((start, end))
             hits.append(PiiHit(kind, start, end, text[start:end]))
+        taken = list(heapq.merge(taken, claimed))
     hits.sort(key=lambda h: h.start)
     return hits
+
+
+def _overlaps(taken: list[tuple[int, int]], start: int, end: int) -> bool:
+    i = bisect.bisect_left(taken, (start, -1))
+    return (i > 0 and taken[i - 1][1] > start) or (i < len(taken) and taken[i][0] < end)
 
 
 def scrub(text: str) -> ScrubResult:

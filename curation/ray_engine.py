@@ -49,7 +49,13 @@ def start(config: CurationConfig):
         if config.ray_address:
             ray.init(address=config.ray_address, log_to_driver=False, logging_level=logging.WARNING)
         else:
+            # Ray puts a local node on the machine's network address, where its servers (gcs_server,
+            # raylet, workers) listen to anyone; a local run keeps them all on loopback. Ray reads
+            # this switch at import (this process) and from the environment (the processes it starts).
+            os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+            ray._private.ray_constants.ENABLE_RAY_CLUSTER = False
             ray.init(
+                _node_ip_address="127.0.0.1",
                 num_cpus=config.resolved_workers(),
                 include_dashboard=False,
                 log_to_driver=False,

@@ -15,7 +15,8 @@ from curation.minhash import signature
 from curation.pipeline import AnswerFilter, Context, Filter, MapStep, Record, Step
 from curation.risk import RiskScanner, load_lexicon, overall_level
 from curation.text import char_shingles, dedup_key, normalise, repetition, word_shingles, zh_share
-from curation.topics import Taxonomy, keywords, load_jieba
+from curation.topic_model import TopicModel
+from curation.topics import Taxonomy, from_classifier, keywords, load_jieba
 
 
 def question_text(doc: Record) -> str:
@@ -187,6 +188,8 @@ class NoAnswers(Filter):
 
 
 class FlagRisk(MapStep):
+    """The asker's level (title and body) is the thread's; answers' flags are kept but gate nothing."""
+
     name = "risk"
 
     def __init__(self, config: CurationConfig) -> None:
@@ -194,32 +197,45 @@ class FlagRisk(MapStep):
 
     def apply(self, doc: Record, ctx: Context) -> None:
         flags = self.scanner.scan(doc["title"], "title") + self.scanner.scan(doc["body"], "body")
-        level = overall_level(flags)  # the thread's level is the asker's; answers are capped at low
+        level = overall_level(flags)
         for answer in doc["answers"]:
-            flags += self.scanner.scan(answer["body"], f"answer:{answer['answer_id']}", cap="low")
-        if level == "none" and flags:
-            level = "low"
+            flags += self.scanner.scan(answer["body"], f"answer:{answer['answer_id']}", answer=True)
         doc["risk_flags"] = [f.to_dict() for f in flags]
         doc["risk_level"] = level
         ctx.count(self.name, f"level:{level}")
+        if level == "none" and flags:
+            ctx.count(self.name, "answer_only_flags")
 
 
 class AssignTopic(MapStep):
+    """A site tag decides; else the classifier when sure; else keyword scoring; else the default."""
+
     name = "topics"
 
     def __init__(self, config: CurationConfig) -> None:
         self.taxonomy = Taxonomy.load(config.taxonomy)
+        self.model = None if config.topic_model == "none" else TopicModel.load(config.topic_model)
         self.chars = config.keyword_chars
         self.top_k = config.top_k_keywords
         self.scan_chars = config.scan_chars
-        if self.chars > 0:
+        if self.chars > 0 or self.model is not None:
             load_jieba()
 
     def apply(self, doc: Record, ctx: Context) -> None:
-        text = question_text(doc)
-        words = keywords(text[: self.chars], self.top_k) if self.chars > 0 else []
-        topic, subtopic, _ = self.taxonomy.classify(doc["tags"], words, text[: self.scan_chars])
-        doc["topic"], doc["subtopic"] = topic, subtopic
+        node = self.taxonomy.from_tags(doc["tags"])
+        if node is not None:
+            topic, subtopic, source = node.topic, node.subtopic, "tag"
+        else:
+            text = question_text(doc)
+            node = from_classifier(self.taxonomy, self.model, text[: self.scan_chars])
+            if node is not None:
+                topic, subtopic, source = node.topic, node.subtopic, "classifier"
+            else:
+                words = keywords(text[: self.chars], self.top_k) if self.chars > 0 else []
+                topic, subtopic, score = self.taxonomy.classify([], words, text[: self.scan_chars])
+                source = "keywords" if score > 0 else "default"
+        doc["topic"], doc["subtopic"], doc["topic_source"] = topic, subtopic, source
+        ctx.count(self.name, f"source:{source}")
 
 
 def shingler(config: CurationConfig) -> Callable[[str], np.ndarray]:

@@ -174,6 +174,8 @@ class Demo:
             "--version",
             DEMO_VERSION,
             "--include-drafts",
+            "--allow-stand-in",  # the sample endpoint's drafts; the card says they are stand-in text
+            *(["--legacy-curated"] if not (curated / "manifest.json").exists() else []),
             "--split",
             "0.8,0.1,0.1",  # the sample is small: a few test posts for the evaluation stage
             "--out",

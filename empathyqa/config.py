@@ -16,87 +16,62 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+from transformers import HfArgumentParser
 
 T = TypeVar("T")
 
 
-def _base_type(annotation: Any) -> tuple[Any, bool]:
-    """(the type argparse should parse, whether it is a list) for a field annotation."""
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return _base_type(args[0]) if args else (str, False)
-    if origin in (list, tuple):
-        args = typing.get_args(annotation)
-        return (args[0] if args else str), True
-    if origin is typing.Literal:
-        return str, False
-    return annotation, False
-
-
-def _parse_bool(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
-
-
-def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, with_config: bool = True) -> None:
-    hints = typing.get_type_hints(cls)
+def dataclass_parser(cls: type, with_config: bool = True) -> HfArgumentParser:
+    """HfArgumentParser's flags for `cls` (`--field_name` and `--field-name`), with every default
+    suppressed so that only flags given on the command line override the YAML file."""
+    parser = HfArgumentParser(add_help=False)
     if with_config:
         parser.add_argument(
             "--config", type=Path, default=None, help="YAML file of settings (flags override it)"
         )
+    hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         if not f.init or f.metadata.get("cli") is False:
             continue
-        kind, is_list = _base_type(hints[f.name])
-        flag = "--" + f.name.replace("_", "-")
-        default = f.default if f.default is not dataclasses.MISSING else None
-        help_text = f.metadata.get("help", "")
-        if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-            default = f.default_factory()  # type: ignore[misc]
-        help_text = f"{help_text} (default: {default!r})" if help_text else f"default: {default!r}"
-        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": help_text}
-        choices = f.metadata.get("choices") or (
-            typing.get_args(hints[f.name]) if typing.get_origin(hints[f.name]) is typing.Literal else None
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        default = None if default is dataclasses.MISSING else default
+        meta = {k: v for k, v in f.metadata.items() if k != "cli"}
+        meta["help"] = (
+            f"{meta['help']} (default: {default!r})" if meta.get("help") else f"default: {default!r}"
         )
-        if choices:
-            kwargs["choices"] = list(choices)
-        if kind is bool and not is_list:
-            parser.add_argument(flag, nargs="?", const=True, type=_parse_bool, **kwargs)
-            parser.add_argument(
-                "--no-" + f.name.replace("_", "-"),
-                dest=f.name,
-                action="store_false",
-                default=argparse.SUPPRESS,
-                help=argparse.SUPPRESS,
-            )
-        elif is_list:
-            parser.add_argument(flag, nargs="+", type=kind if kind in (int, float) else str, **kwargs)
-        else:
-            parser.add_argument(flag, type=kind if kind in (int, float, Path) else str, **kwargs)
+        resolved = dataclasses.field(default=default, metadata=meta)
+        resolved.name, resolved.type = f.name, hints[f.name]
+        HfArgumentParser._parse_dataclass_field(parser, resolved)
+        negated = "--no-" + f.name.replace("_", "-")
+        if hints[f.name] is bool and negated not in parser._option_string_actions:
+            parser.add_argument(negated, dest=f.name, action="store_false", help=argparse.SUPPRESS)
+        parser.set_defaults(**{f.name: argparse.SUPPRESS})
+    for action in parser._actions:  # help and usage show the hyphenated spelling, as the README does
+        action.option_strings.sort(key=lambda option: "_" in option)
+    return parser
+
+
+def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, with_config: bool = True) -> None:
+    """Add `cls`'s flags to an existing parser (one with positionals or subcommands of its own)."""
+    parser._add_container_actions(dataclass_parser(cls, with_config))
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
-    if not path.exists():
-        raise SystemExit(f"config file not found: {path}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise SystemExit(f"config file not found: {path}") from None
     except yaml.YAMLError as exc:
         raise SystemExit(f"config file {path} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise SystemExit(f"config file {path} must hold a mapping of settings, not {type(data).__name__}")
-    return data
+    if isinstance(data, dict):
+        return data
+    raise SystemExit(f"config file {path} must hold a mapping of settings, not {type(data).__name__}")
 
 
 def build_config(cls: type[T], overrides: dict[str, Any], config_file: str | Path | None = None) -> T:

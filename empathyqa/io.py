@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,30 @@ def expand_inputs(paths: list[str | Path]) -> list[Path]:
         else:
             raise FileNotFoundError(f"input not found: {path}")
     return found
+
+
+class TableError(ValueError):
+    """A Parquet input that cannot be read or lacks columns a stage needs."""
+
+
+def read_table(
+    path: str | Path,
+    required: Iterable[str] = (),
+    what: str = "input",
+    error: type[Exception] = TableError,
+) -> pa.Table:
+    """The Parquet file at `path`, checked to hold the `required` columns.
+
+    `what` names the input in the message ("curated set", "release split"); `error` is the exception
+    raised (TableError unless the stage has its own input-error type)."""
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError and others for a broken file
+        raise error(f"{what} {path} is not a readable Parquet file ({exc})") from exc
+    missing = [name for name in required if name not in table.column_names]
+    if missing:
+        raise error(f"{what} {path} is missing column(s) {', '.join(missing)}")
+    return table
 
 
 def write_parquet_atomic(table: pa.Table, path: str | Path) -> Path:

@@ -47,8 +47,8 @@ def resolve_connection(url: str | None, token: str | None, data_dir: Path | None
 
 
 def connect(conn: Connection) -> LabelStudio:
-    """A client whose server answers and accepts the token, else a ReviewError."""
-    if not ls_server.answers(conn.url, timeout=10.0):
+    """A client whose server is up and accepts the token, else a ReviewError."""
+    if not ls_server.is_up(conn.url, timeout=10.0):
         raise ReviewError(f"Label Studio is not answering at {conn.url}: {START_HINT}")
     client = LabelStudio(base_url=conn.url, api_key=conn.token, timeout=120)
     try:

@@ -14,8 +14,13 @@ T = TypeVar("T")
 
 def progress(items: Iterable[T], desc: str, total: int | None = None, unit: str = "rec") -> Iterator[T]:
     """tqdm on stderr; quiet when stderr is not a terminal unless EMPATHYQA_PROGRESS=1."""
+    yield from progress_bar(desc, total, unit, items)
+
+
+def progress_bar(desc: str, total: int | None, unit: str = "rec", items: Iterable[T] | None = None) -> tqdm:
+    """The bar itself, for work that finishes out of order (call `.update()` per item)."""
     disable = not (sys.stderr.isatty() or os.environ.get("EMPATHYQA_PROGRESS") == "1")
-    yield from tqdm(items, desc=desc, total=total, unit=unit, disable=disable, dynamic_ncols=True)
+    return tqdm(items, desc=desc, total=total, unit=unit, disable=disable, dynamic_ncols=True)
 
 
 def print_summary(title: str, rows: Mapping[str, Any], file=None) -> None:

@@ -132,6 +132,7 @@ RISK_FLAG = pa.struct(
         ("level", pa.string()),  # low | medium | high
         ("term", pa.string()),  # the lexicon entry that matched
         ("field", pa.string()),  # title | body | answer:<answer_id>
+        ("party", pa.string()),  # self | third | general: whose risk the text tells of
     ]
 )
 PII_COUNT = pa.struct([("kind", pa.string()), ("count", pa.int64())])
@@ -168,8 +169,9 @@ CURATED_THREAD = pa.schema(
         ("crawled_at", pa.string()),
         ("topic", pa.string()),
         ("subtopic", pa.string()),
+        ("topic_source", pa.string()),  # tag | classifier | keywords | default
         ("dup_cluster", pa.string()),
-        ("risk_level", pa.string()),  # none | low | medium | high
+        ("risk_level", pa.string()),  # the asker's (title and body): none | low | medium | high
         ("risk_flags", pa.list_(RISK_FLAG)),
         ("pii_counts", pa.list_(PII_COUNT)),
         ("quality", pa.map_(pa.string(), pa.float64())),
@@ -214,6 +216,8 @@ REVIEW = pa.struct(
     ]
 )
 
+# The offline sample endpoint's model id: what it writes is stand-in text, not a model's.
+STAND_IN_MODEL = "empathyqa-offline-sample"
 COE_RECORD = pa.schema(
     [
         ("question_id", pa.string()),
@@ -232,6 +236,8 @@ COE_RECORD = pa.schema(
         ("raw_reply", pa.string()),
         ("cache_key", pa.string()),
         ("created_at", pa.string()),
+        ("endpoint_model", pa.string()),  # the model id the endpoint's reply named
+        ("stand_in", pa.bool_()),  # the offline sample endpoint wrote it (canned or template text)
     ]
 )
 
@@ -254,6 +260,8 @@ class CoeRecord:
     raw_reply: str | None = None
     cache_key: str | None = None
     created_at: str | None = None
+    endpoint_model: str | None = None
+    stand_in: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -268,6 +276,7 @@ RELEASE_ROW = pa.schema(
         ("source", pa.string()),
         ("topic", pa.string()),
         ("subtopic", pa.string()),
+        ("topic_source", pa.string()),
         ("title", pa.string()),
         ("question", pa.string()),
         ("answer", pa.string()),
@@ -279,7 +288,9 @@ RELEASE_ROW = pa.schema(
         ("prompt", pa.string()),
         ("completion", pa.string()),
         ("risk_flags", pa.list_(pa.string())),  # "{category}:{level}" for the question and this answer
+        ("risk_level", pa.string()),  # the asker's level; gates training per question
         ("dup_group", pa.string()),  # questions linked by a shared dup_cluster; never split apart
+        ("coe_model", pa.string()),  # the endpoint's own model id; empathyqa-offline-sample: stand-in text
     ]
 )
 RELEASE_SPLITS = ("train", "validation", "test")

@@ -2,9 +2,11 @@
 
 One generator for curation regression tests, the paper-scale benchmark and training miniatures.
 Posts are composed from the fragments in `data/synthetic_fragments.json` (situations per topic,
-emotions, beliefs, asks; counselor openings, validation, reframing, ①②③ steps, stock closings), with
-real-world mess: sloppy ASCII punctuation, full-width Latin, reposts, re-crawls, planted identifiers,
-person names, look-alike numbers, and risk posts.
+emotions, beliefs, asks; counselor openings, validation, reframing, ①②③ steps, stock closings) and a
+grammar of templates (`[a|b|c]` picks one alternative; braces take the thread's people, places, events,
+durations and the asker's own words), with synonym swaps, so that distinct posts share little beyond
+the stock openings and closings, as real ones do. Real-world mess: sloppy ASCII punctuation, full-width
+Latin, reposts, re-crawls, planted identifiers, person names, look-alike numbers, and risk posts.
 
     from empathyqa.synthetic import generate_corpus, iter_threads, coe_layers, Truth
     corpus = generate_corpus(500, seed=1)          # Corpus(threads=[raw thread dicts], truth=Truth)
@@ -32,9 +34,10 @@ import heapq
 import json
 import math
 import random
+import re
 import statistics
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -178,6 +181,7 @@ class _Slots(dict):
 
     def __missing__(self, key: str) -> str:
         rng, f = self.rng, fragments()
+        g = f["grammar"]
         draw = {
             "age": lambda: str(rng.randint(16, 45)),
             "kid": lambda: str(rng.randint(4, 16)),
@@ -191,6 +195,21 @@ class _Slots(dict):
             "score": lambda: str(rng.randint(280, 620)),
             "order": lambda: "".join(rng.choice("0123456789") for _ in range(rng.choice((12, 14, 18)))),
             "date": lambda: f"{rng.randint(2016, 2023)}年{rng.randint(1, 12)}月{rng.randint(1, 28)}日",
+            "dur2": lambda: rng.choice(("这一周", "这两周", "接下来一个月", "这几天", "之后的日子")),
+            "m": lambda: rng.choice(("五", "十", "十五", "二十", "3", "10")),
+            "person": lambda: rng.choice(g["people"]),
+            "person2": lambda: rng.choice(("他", "她", "对方", self["person"])),
+            "place": lambda: rng.choice(g["places"]),
+            "pevent": lambda: rng.choice(g["pevents"]),
+            "pevent2": lambda: rng.choice(g["pevents"]),
+            "pevent_you": lambda: self["pevent"].replace("我", "你"),
+            "pevent2_you": lambda: self["pevent2"].replace("我", "你"),
+            "act": lambda: rng.choice(g["acts"]),
+            "small": lambda: rng.choice(g["smalls"]),
+            "routine": lambda: rng.choice(g["routines"]),
+            "plea": lambda: rng.choice(g["pleas"]),
+            "quote": lambda: "这件事",
+            "quote2": lambda: self["quote"],
         }[key]
         self[key] = value = draw()
         return value
@@ -200,18 +219,51 @@ def _fill(template: str, slots: _Slots) -> str:
     return template.format_map(slots) if "{" in template else template
 
 
+_CHOICE = re.compile(r"\[([^\[\]]*)\]")
+
+
+@lru_cache(maxsize=4096)
+def _parse(template: str) -> tuple[str, tuple[tuple[tuple[str, ...], str], ...]]:
+    """`a[b|c]d` -> ("a", ((("b", "c"), "d"),)): the fixed head, then each choice with the text after it."""
+    pieces = _CHOICE.split(template)
+    return pieces[0], tuple((tuple(pieces[i].split("|")), pieces[i + 1]) for i in range(1, len(pieces), 2))
+
+
+def _expand(template: str, slots: _Slots) -> str:
+    """A grammar template: one alternative of each `[a|b|c]`, then the thread's slots."""
+    rand = slots.rng.random
+    head, rest = _parse(template)
+    text = head + "".join(alt[int(rand() * len(alt))] + tail for alt, tail in rest)
+    return _fill(text, slots)
+
+
+@lru_cache(maxsize=1)
+def _synonym_pattern() -> re.Pattern[str]:
+    words = sorted(fragments()["synonyms"], key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, words)))
+
+
+def _vary(text: str, rng: random.Random) -> str:
+    """Swap common words for synonyms, so that stock sentences read differently from post to post."""
+    table = fragments()["synonyms"]
+    rand = rng.random
+
+    def swap(m: re.Match[str]) -> str:
+        words = table[m.group(0)]
+        return words[int(rand() * len(words))]
+
+    return _synonym_pattern().sub(swap, text)
+
+
 def _lognormal_len(rng: random.Random, median: float, sigma: float, lo: int, hi: int) -> int:
     return max(lo, min(hi, int(median * math.exp(rng.gauss(0, sigma)))))
 
 
+_SENTENCE = re.compile(r"[^。！？!?\n]*[。！？!?\n]|[^。！？!?\n]+")
+
+
 def _sentences(text: str) -> list[str]:
-    out, cur = [], ""
-    for ch in text:
-        cur += ch
-        if ch in "。！？!?\n":
-            out.append(cur)
-            cur = ""
-    return out + ([cur] if cur else [])
+    return _SENTENCE.findall(text)
 
 
 def _sloppy(text: str, rng: random.Random) -> str:
@@ -254,18 +306,23 @@ class _Generator:
     # ----- question text
     def _body(self, scene: dict[str, Any], slots: _Slots) -> list[str]:
         rng, f = self.rng, self.f
-        target = _lognormal_len(rng, 165, 0.45, 100, 640)
-        pool = list(scene["situations"]) + list(scene["thoughts"])
+        target = _lognormal_len(rng, 165, 0.45, 115, 640)
+        story = [_expand(t, slots) for t in rng.sample(f["grammar"]["body"], 7)]
+        own = rng.sample(scene["situations"], 2) + rng.sample(scene["thoughts"], 1)
+        pool = [_vary(_fill(x, slots), rng) for x in own] + story
         rng.shuffle(pool)
         extra = rng.sample(f["details"], 4) + [rng.choice(f["feelings"])]
         parts = [_fill(rng.choice(scene["who"]), slots)]
         ask = rng.choice(f["asks"])
         size = len(parts[0]) + len(ask)
-        for sentence in pool + extra + rng.sample(f["psychoed"], 6):
+        rest = [lambda t=t: _expand(t, slots) for t in rng.sample(f["grammar"]["body"], 5)]
+        rest += [lambda x=x: _vary(_fill(x, slots), rng) for x in extra]
+        for draw in [lambda s=s: s for s in pool] + rest:
+            sentence = draw()
             if size >= target:
                 break
-            parts.append(_fill(sentence, slots))
-            size += len(parts[-1])
+            parts.append(sentence)
+            size += len(sentence)
         parts.append(ask)
         return parts
 
@@ -330,9 +387,13 @@ class _Generator:
         self.truth.names.append((thread["source_id"], target, value))
 
     # ----- answers
-    def _steps(self, scene: dict[str, Any]) -> str:
+    def _steps(self, scene: dict[str, Any], slots: _Slots) -> str:
         rng = self.rng
-        items = rng.sample(scene["advice"], min(len(scene["advice"]), rng.randint(3, 4)))
+        own = rng.sample(scene["advice"], rng.randint(1, 2))
+        items = [_vary(x, rng) for x in own] + [
+            _expand(t, slots) for t in rng.sample(self.f["grammar"]["steps"], rng.randint(1, 2))
+        ]
+        rng.shuffle(items)
         style = rng.random()
         if style < 0.5:
             marks = "①②③④"
@@ -346,36 +407,68 @@ class _Generator:
         words = ("首先，", "其次，", "再次，", "最后，")[: len(items)]
         return "".join(w + s + "。" for w, s in zip(words[:-1] + ("最后，",), items, strict=False))
 
+    def _quotes(self, body: str) -> list[str]:
+        """The asker's own words an answer can quote back."""
+        said = [s.strip().rstrip("。？！?!，,") for s in _sentences(body)[1:-1]]
+        said = [s if len(s) <= 30 else s[:30] for s in said if len(s) >= 6 and "“" not in s]
+        return self.rng.sample(said, min(2, len(said))) if said else ["这件事"]
+
     def _counselor_answer(self, scene: dict[str, Any], slots: _Slots, body: str) -> str:
         rng, f, o = self.rng, self.f, self.o
         target = _lognormal_len(rng, 640, 0.55, 110, 2000)
         stock = rng.random() < o["stock_sentence_rate"]
-        head = (rng.choice(f["openings"]) if stock else "") + _fill(rng.choice(f["validations"]), slots)
-        thought = next((s for s in _sentences(body) if s in scene["thoughts"]), rng.choice(scene["thoughts"]))
-        quote = (
-            f"你提到“{thought.rstrip('。？！')}”，这背后可能有一些{rng.choice(scene['distortions'])}的成分。"
+        quotes = self._quotes(body)
+        slots["quote"], slots["quote2"] = quotes[0], quotes[-1]
+        head = (rng.choice(f["openings"]) if stock else "") + _vary(
+            _fill(rng.choice(f["validations"]), slots), rng
         )
-        paras = [head, rng.choice(f["normalise"]), quote + rng.choice(scene["reframes"]), self._steps(scene)]
-        other = [r for s in rng.sample(f["scenes"], 4) for r in s["reframes"]]
-        filler = rng.sample(f["psychoed"], len(f["psychoed"])) + other
+        thought = next((s for s in _sentences(body) if s in scene["thoughts"]), None)
+        # sentences are drawn lazily: most answers stop well before the last one
+        middle: list[Callable[[], str]] = [
+            lambda t=t: _expand(t, slots) for t in rng.sample(f["grammar"]["answer"], 15)
+        ]
+        if thought:
+            middle.insert(
+                0,
+                lambda: _expand(
+                    "[你提到|你说|你写道]“"
+                    + thought.rstrip("。？！")
+                    + "”，[这背后|这里面|这句话里]可能有一些"
+                    + rng.choice(scene["distortions"])
+                    + "的[成分|影子|味道]。",
+                    slots,
+                ),
+            )
+        reframe, normal = rng.choice(scene["reframes"]), rng.choice(f["normalise"])
+        middle.insert(rng.randint(1, 4), lambda: _vary(reframe, rng))
+        middle.insert(rng.randint(1, 6), lambda: _vary(normal, rng))
+        for sentence in rng.sample(f["psychoed"], 2 + (target > 900) * 6):
+            middle.insert(rng.randint(2, len(middle)), lambda s=sentence: _vary(s, rng))
         if rng.random() < 0.4:
-            sit = rng.choice(scene["situations"]).rstrip("。")
-            filler.insert(rng.randint(0, 4), f"我曾经接触过一位来访者，情况和你有些相似，她也说过“{sit}”。")
+            sit = _vary(rng.choice(scene["situations"]), rng).rstrip("。")
+            case = f"我曾经接触过一位来访者，情况和你有些相似，她也说过“{_fill(sit, slots)}”。"
+            middle.insert(rng.randint(0, 4), lambda: case)
         if rng.random() < 0.04:
-            filler.insert(0, rng.choice(f["decoys"]))
+            decoy = rng.choice(f["decoys"])
+            middle.insert(0, lambda: decoy)
         closing = rng.choice(f["closings"]) if stock or rng.random() < 0.3 else ""
-        size = sum(map(len, paras)) + len(closing)
+        steps = self._steps(scene, slots)
+        paras = [head]
+        size = len(head) + len(steps) + len(closing)
         para: list[str] = []
-        for sentence in filler:
+        at_steps = rng.randint(1, 3)
+        for draw in middle:
+            sentence = draw()
             if size + len(sentence) > target:
                 break
             para.append(sentence)
             size += len(sentence)
-            if len(para) >= rng.randint(2, 5):
-                paras.insert(-1, "".join(para))
+            if len(para) >= rng.randint(2, 4):
+                paras.append("".join(para))
                 para = []
         if para:
-            paras.insert(-1, "".join(para))
+            paras.append("".join(para))
+        paras.insert(min(at_steps, len(paras)), steps)
         return "\n".join(paras + ([closing] if closing else []))
 
     def _user_answer(self, scene: dict[str, Any], slots: _Slots) -> str:
@@ -391,7 +484,7 @@ class _Generator:
             size += len(out[-1])
             if size >= target:
                 break
-        text = "".join(out)
+        text = _vary("".join(out), rng)
         return text[:target] if target < 20 else text
 
     def _answers(
@@ -705,9 +798,8 @@ def coe_layers(thread: dict[str, Any], answer: dict[str, Any], rng: random.Rando
     """Four Chinese CoE layers derived from this thread's situation and this answer's strategy."""
     scene = scene_of(thread)
     text = thread["title"] + thread["body"]
-    emos = [e for s in fragments()["scenes"] for e in s["emotions"] if e in text][:3] or rng.sample(
-        scene["emotions"], 2
-    )
+    found = dict.fromkeys(e for s in fragments()["scenes"] for e in s["emotions"] if e in text)
+    emos = list(found)[:3] or rng.sample(scene["emotions"], 2)
     sentences = [s for s in _sentences(thread["body"]) if len(s) > 6]
     situation = next(
         (s for s in sentences if any(k in s for k in scene["keywords"])), sentences[0] if sentences else ""

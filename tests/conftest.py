@@ -1,5 +1,11 @@
-"""Shared fixtures. `label_studio`: one real Label Studio server per test session.
+"""Shared fixtures: `cli` runs any `python -m` command, `fake_endpoint` starts the one fake
+OpenAI-compatible endpoint, `label_studio` is one real Label Studio server per test session.
 
+    def test_command(cli, fake_endpoint):
+        with fake_endpoint(faults=[Fault("status", status=429)]) as fake:   # stock drafts by default
+            proc = cli("annotation", ["draft", ..., "--base-url", fake.url])  # a CompletedProcess
+
+`label_studio`:
 It starts from `.venv-ls` (`make install-ls`) on a free 127.0.0.1 port with a temporary data dir,
 through `annotation.review.server` (the same code as `make label-studio`), and stops at the end.
 
@@ -14,12 +20,18 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from annotation.review import server as ls_server
+from annotation.sample_endpoint import FakeEndpoint, stock_layers
+
+ROOT = Path(__file__).resolve().parents[1]
 
 START_TIMEOUT_S = 420.0  # a fresh data dir takes ~30 s alone, minutes on a busy 2-core machine
 
@@ -84,3 +96,44 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory):
         yield LabelStudioInstance(server.url, server.token, server.email, server.password, data_dir, port)
     finally:
         ls_server.stop(data_dir)
+
+
+@pytest.fixture(scope="session")
+def cli() -> Callable[..., subprocess.CompletedProcess]:
+    """`cli(module, args, timeout=180, env=None)`: `python -m module *args` from the repo root.
+
+    OPENAI_BASE_URL is dropped unless `env` sets it, so no test reaches an endpoint by accident."""
+
+    def run(
+        module: str, args: list, timeout: float = 180, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
+        full_env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        full_env.pop("OPENAI_BASE_URL", None)
+        full_env.update(env or {})
+        return subprocess.run(
+            [sys.executable, "-m", module, *args],
+            cwd=ROOT,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    return run
+
+
+@pytest.fixture
+def fake_endpoint() -> Iterator[Callable[..., FakeEndpoint]]:
+    """`fake_endpoint(**FakeEndpoint options)`: the fake, replying stock drafts unless told otherwise;
+    use it as a context manager (any left running is stopped at the end of the test)."""
+    started: list[FakeEndpoint] = []
+
+    def make(**options) -> FakeEndpoint:
+        options.setdefault("reply", stock_layers)
+        fake = FakeEndpoint(**options)
+        started.append(fake)
+        return fake
+
+    yield make
+    for fake in started:
+        fake.stop()

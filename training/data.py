@@ -57,8 +57,7 @@ def split_path(args: DataArguments, split: str) -> Path | None:
 
 
 def load_split(args: DataArguments, split: str, required: bool = True) -> list[dict[str, Any]]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    from empathyqa.io import read_table
 
     path = split_path(args, split)
     if path is None:
@@ -69,14 +68,7 @@ def load_split(args: DataArguments, split: str, required: bool = True) -> list[d
         if not required:
             return []
         raise TrainingInputError(f"{split} split not found: {path}")
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise TrainingInputError(f"{path} is not a readable parquet file: {exc}") from exc
-    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
-    if missing:
-        raise TrainingInputError(f"{path} is not a release split (missing columns: {', '.join(missing)})")
-    return table.to_pylist()
+    return read_table(path, REQUIRED_COLUMNS, "release split", error=TrainingInputError).to_pylist()
 
 
 def query_text(row: dict[str, Any]) -> str:
@@ -89,6 +81,11 @@ def prompt_messages(row: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def is_risky(row: dict[str, Any]) -> bool:
+    """Whether the row's question is a risk post. The asker's `risk_level` is the same on every row of a
+    question, so every row of a risk question goes; flags of answers alone keep it. Releases without
+    the column fall back to the row's flags."""
+    if "risk_level" in row:
+        return (row.get("risk_level") or "none") != "none"
     return bool(row.get("risk_flags"))
 
 

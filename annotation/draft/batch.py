@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import openai
-from openai import OpenAI
 
 from annotation.draft.llm import GenParams
 from annotation.draft.prompting import MODES, ReplyError, load_prompt, parse_reply, response_format
 from annotation.draft.selection import InputError, read_curated, select_pairs
 from annotation.draft.store import DraftStore, cache_key, now_iso
+from empathyqa.endpoint import sync_client
 from empathyqa.io import iter_jsonl, write_json_atomic
 from empathyqa.progress import print_summary
 
@@ -172,13 +171,8 @@ def _check(line: dict, mode: str) -> tuple[str, dict | str, str | None]:
         )
 
 
-def _client(base_url: str | None) -> OpenAI:
-    base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
-    return OpenAI(base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY") or "no-key", max_retries=3)
-
-
 def submit(args: argparse.Namespace) -> int:
-    client = _client(args.base_url)
+    client = sync_client(args.base_url)
     paths = _paths(args.file)
     try:
         with open(args.file, "rb") as fh:
@@ -206,7 +200,7 @@ def poll(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    client = _client(args.base_url or state.get("base_url"))
+    client = sync_client(args.base_url or state.get("base_url"))
     while True:
         batch = client.batches.retrieve(state["batch_id"])
         counts = batch.request_counts

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
+from empathyqa.endpoint import rough_tokens
+
 DEFAULT_PRICES = Path(__file__).parent / "prices.yaml"
 TYPICAL_REPLY_TOKENS = 450  # four layers of 60-150 Chinese characters, JSON quoting included
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
-
-
-def rough_tokens(text: str) -> int:
-    """Fast estimate for rate limiting: ~1 token per CJK character, ~4 characters per token otherwise."""
-    cjk = len(_CJK.findall(text))
-    return cjk + (len(text) - cjk) // 4 + 1
 
 
 @lru_cache(maxsize=1)

@@ -40,6 +40,7 @@ from annotation.draft.selection import InputError, Pair, read_curated, select_pa
 from annotation.draft.store import DraftStore, StoreBusy, cache_key, now_iso
 from empathyqa.config import add_dataclass_arguments, dataclass_from_args
 from empathyqa.progress import print_summary
+from empathyqa.schema import STAND_IN_MODEL
 
 PROBE_FILE = "endpoint_probe.json"
 
@@ -238,6 +239,8 @@ async def draft_all(
                 "raw_reply": raw,
                 "cache_key": job.key,
                 "created_at": now_iso(),
+                "endpoint_model": reply.model,
+                "stand_in": STAND_IN_MODEL in (reply.model, reply.fingerprint),
             }
             for p in job.pairs:
                 store.add_draft({"question_id": p.question_id, "answer_id": p.answer_id, **record})
@@ -370,6 +373,10 @@ def main(argv: list[str]) -> int:
         parser.error("--concurrency and --answers-per-question must be >= 1, --limit >= 0")
     base_url = config.base_url or os.environ.get("OPENAI_BASE_URL") or None
     api_key = os.environ.get("OPENAI_API_KEY")
+    if base_url and "@" in base_url.split("//", 1)[-1].split("/", 1)[0]:
+        # the HTTP client cannot send URL credentials, and they would end up in logs and state files
+        print("error: --base-url must not hold a user name or password: put the key in OPENAI_API_KEY", file=sys.stderr)  # fmt: skip
+        return 2
     if not config.dry_run and not base_url and not api_key:
         print(
             "error: set OPENAI_API_KEY (or point --base-url / OPENAI_BASE_URL at a local endpoint)",

@@ -6,8 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
+from empathyqa.io import read_table
 from empathyqa.schema import pair_id
 
 
@@ -41,15 +40,8 @@ def curated_path(path: str | Path) -> Path:
 
 def read_curated(path: str | Path) -> list[dict]:
     path = curated_path(path)
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several types for a broken file
-        raise InputError(f"{path} is not a readable Parquet file: {exc}") from exc
-    needed = {"question_id", "title", "body", "answers"}
-    missing = sorted(needed - set(table.column_names))
-    if missing:
-        raise InputError(f"{path} is not a curated set: missing column(s) {', '.join(missing)}")
-    return table.to_pylist()
+    required = ("answers", "body", "question_id", "title")
+    return read_table(path, required, "curated set", error=InputError).to_pylist()
 
 
 def _answer_rank(answer: dict) -> tuple:
@@ -61,6 +53,14 @@ def _answer_rank(answer: dict) -> tuple:
     )
 
 
+def asker_risk(thread: dict) -> str:
+    """The asker's level (title and body, highest over a duplicate cluster), as curation wrote it.
+
+    Flags found only in answers are recorded in `risk_flags` but never raise `risk_level`.
+    """
+    return thread.get("risk_level") or "none"
+
+
 def select_pairs(
     threads: list[dict], per_question: int = 1, include_risk: bool = False
 ) -> tuple[list[Pair], Counter]:
@@ -68,7 +68,7 @@ def select_pairs(
     skipped: Counter = Counter()
     pairs: list[Pair] = []
     for thread in threads:
-        risk = thread.get("risk_level") or "none"
+        risk = asker_risk(thread)
         answers = [a for a in thread.get("answers") or [] if a and (a.get("body") or "").strip()]
         if risk != "none" and not include_risk:
             skipped[f"threads at risk {risk}"] += 1

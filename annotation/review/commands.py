@@ -13,10 +13,18 @@ server that `make label-studio` started.
 from __future__ import annotations
 
 import argparse
+import fcntl
+import hashlib
 import json
+import os
+import re
 import secrets
 import sys
+import tempfile
+import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,16 +57,33 @@ from empathyqa.schema import COE_RECORD, LAYERS, conform, pair_id
 
 LABEL_CONFIG_PATH = Path(__file__).with_name("label_config.xml")
 IMPORT_BATCH = 100
-INSTRUCTION = (
-    "<p>阅读左侧求助帖与右侧专业回答，核对并修改四层共情链（L1 情绪与情境、L2 原因与信念、L3 意图、"
-    "L4 回应策略），然后选择结论、给草稿打分。详见仓库中的 annotation/review/GUIDELINES.md。</p>"
+GUIDELINES_PATH = Path(__file__).with_name("GUIDELINES.md")
+INSTRUCTION_HEAD = (
+    "<p><b>只从项目页的「Label All Tasks」（标注全部任务）开始标注</b>；不要在任务列表里点开单条任务，"
+    "那里会显示其他标注员的标注。</p>"
+    "<p>修改草稿：鼠标移到草稿文字上，点右侧的铅笔图标，改好后点框右上角的 ✓ 保存。选「拒绝」时必须勾选拒绝理由。</p>"
     "<p>快捷键：1 接受 · 2 修改后接受 · 3 拒绝；q/w/e/r 拒绝理由；a 残留个人信息；s 风险内容；"
-    "Ctrl+Enter 提交。</p>"
+    "Ctrl+Enter 提交。完整指南如下（标注界面右上角的 Instructions 随时可以再打开）。</p><hr>"
 )
+LOCK_WAIT_S = 600.0
+
+
+def instruction_html() -> str:
+    """The project's instructions: the essentials, then the whole of GUIDELINES.md as HTML, so that
+    annotators who never see this repository read the guidelines where they work."""
+    from markdown_it import MarkdownIt
+
+    guidelines = MarkdownIt("commonmark").enable("table").render(GUIDELINES_PATH.read_text(encoding="utf-8"))
+    return INSTRUCTION_HEAD + guidelines
 
 
 def label_config() -> str:
     return LABEL_CONFIG_PATH.read_text(encoding="utf-8")
+
+
+def _same_html(html: str) -> str:
+    """HTML as Label Studio stores it: it sanitises `<br/>` into `<br>`."""
+    return re.sub(r"\s*/>", ">", html).strip()
 
 
 # --------------------------------------------------------------------------- push
@@ -79,6 +104,49 @@ def push(
     reviewed = [d for d in drafts if d.get("status") not in (None, "draft")]
     drafts = [d for d in drafts if d.get("status") in (None, "draft")]
     versions = Counter(model_version(d) for d in drafts)
+    with project_lock(conn.url, title):
+        return _push_locked(conn, drafts, reviewed, pairs, versions, title, overlap)
+
+
+@contextmanager
+def project_lock(url: str, title: str, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
+    """One push per project at a time on this machine: a second one waits, then finds the tasks there."""
+    folder = Path(tempfile.gettempdir()) / f"empathyqa-review-locks-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    key = hashlib.sha256(f"{url.rstrip('/')}\n{title}".encode()).hexdigest()[:24]
+    with open(folder / f"{key}.lock", "a+") as handle:
+        deadline = time.monotonic() + wait_s
+        waiting = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not waiting:
+                    print(
+                        f"another `review push` to {title!r} is running: waiting for it ...", file=sys.stderr
+                    )
+                    waiting = True
+                if time.monotonic() > deadline:
+                    raise ReviewError(
+                        f"another `review push` to {title!r} held the project for {wait_s:.0f} s; try again later"
+                    ) from None
+                time.sleep(0.5)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _push_locked(
+    conn: Connection,
+    drafts: list[dict[str, Any]],
+    reviewed: list[dict[str, Any]],
+    pairs: dict[str, dict[str, Any]],
+    versions: Counter,
+    title: str,
+    overlap: int | None,
+) -> int:
     client = connect(conn)
     project = find_project(client, title)
     main_version = versions.most_common(1)[0][0] if versions else None
@@ -87,7 +155,7 @@ def push(
             title=title,
             description="Empathy-QA: 核对 LLM 起草的共情链（CoE）",
             label_config=label_config(),
-            expert_instruction=INSTRUCTION,
+            expert_instruction=instruction_html(),
             show_instruction=True,
             show_skip_button=True,
             maximum_annotations=overlap or 1,
@@ -104,6 +172,9 @@ def push(
             changes["maximum_annotations"] = overlap
         if not project.model_version and main_version:
             changes["model_version"] = main_version
+        if _same_html(project.expert_instruction or "") != _same_html(instruction_html()):
+            changes["expert_instruction"] = instruction_html()
+            changes["show_instruction"] = True
         if changes:
             project = client.projects.update(id=project.id, **changes)
             print(f"updated project {title!r}: {', '.join(sorted(changes))}")
@@ -114,12 +185,17 @@ def push(
             "show as predictions without pre-fill: push them to a project of their own",
             file=sys.stderr,
         )
+    # The index of pairs in the project: listed once, then kept up to date as batches go in.
     existing = {task.data.get("pair_id") for task in client.tasks.list(project=project.id, fields="all")}
+    in_project = len(existing)
     new = [d for d in drafts if pair_id(d["question_id"], d["answer_id"]) not in existing]
     tasks = [build_task(d, pairs[pair_id(d["question_id"], d["answer_id"])]) for d in new]
     batches = [tasks[i : i + IMPORT_BATCH] for i in range(0, len(tasks), IMPORT_BATCH)]
     for batch in progress(batches, "import", unit="batch"):
-        client.projects.import_tasks(id=project.id, request=batch, return_task_ids=True)
+        batch = [task for task in batch if task["data"]["pair_id"] not in existing]
+        if batch:
+            client.projects.import_tasks(id=project.id, request=batch, return_task_ids=True)
+            existing.update(task["data"]["pair_id"] for task in batch)
     print_summary(
         f"review push -> {title}",
         {
@@ -127,7 +203,7 @@ def push(
             "skipped: not a draft": len(reviewed),
             "already in project": len(drafts) - len(new),
             "imported": len(new),
-            "tasks in project": len(existing) + len(new),
+            "tasks in project": in_project + len(new),
             "overlap (annotators per task)": project.maximum_annotations,
         },
     )
@@ -151,7 +227,7 @@ def add_annotator(conn: Connection, email: str, password: str | None) -> int:
     print(f"annotator account created: {email}")
     print(f"  log in at   {conn.url}/user/login/")
     print(f"  password    {password}   (hand it over privately; it can be changed under Account & Settings)")
-    print("  guidelines  annotation/review/GUIDELINES.md")
+    print("  guidelines  shown as the project's Instructions; they start from 'Label All Tasks'")
     return 0
 
 
@@ -164,10 +240,21 @@ def status(conn: Connection, title: str) -> int:
     done = started = total = 0
     submitted: Counter[str] = Counter()
     skipped: Counter[str] = Counter()
+    # Label Studio Community shows a task's annotations to whoever opens it from the task list, and does
+    # not record who opened what; it does record building on, or changing, someone else's annotation.
+    others_work: dict[str, set[int]] = defaultdict(set)
     for task in client.tasks.list(project=project.id, fields="all"):
         total += 1
         count = 0
+        authors = {a.get("id"): a.get("completed_by") for a in task.annotations or []}
         for annotation in task.annotations or []:
+            author = annotation.get("completed_by")
+            parent_author = authors.get(annotation.get("parent_annotation"))
+            if parent_author is not None and parent_author != author:
+                others_work[emails.get(author, f"user-{author}")].add(task.id)
+            editor = annotation.get("updated_by")
+            if editor is not None and editor != author:
+                others_work[emails.get(editor, f"user-{editor}")].add(task.id)
             who = emails.get(annotation.get("completed_by"), f"user-{annotation.get('completed_by')}")
             if annotation.get("was_cancelled"):
                 skipped[who] += 1
@@ -183,6 +270,12 @@ def status(conn: Connection, title: str) -> int:
     print(f"  remaining    {total - done}")
     for who in sorted(set(submitted) | set(skipped)):
         print(f"  {who}: {submitted[who]} submitted, {skipped[who]} skipped")
+    for who, task_ids in sorted(others_work.items()):
+        print(
+            f"  warning: {who} worked from another annotator's annotation on {len(task_ids)} task(s) "
+            f"(e.g. task {min(task_ids)}): opened from the task list, not 'Label All Tasks'; "
+            "their votes there are not independent"
+        )
     return 0
 
 
@@ -264,13 +357,29 @@ def pull(conn: Connection, title: str, out: Path) -> int:
             f"{len(foreign)} task(s) in {title!r} were not made by `review push` (first: task {foreign[0]}): "
             "pull reads only projects that push created"
         )
-    tasks.sort(key=lambda t: t.data["pair_id"])
-    records, rows = [], []
-    for task in progress(tasks, "pull", unit="task"):
-        task_rows = sorted(
-            (annotation_row(task, a, emails) for a in task.annotations or []),
-            key=lambda r: r["annotation_id"],
+    by_pair: dict[str, list[Any]] = defaultdict(list)
+    for task in sorted(tasks, key=lambda t: t.id):
+        by_pair[task.data["pair_id"]].append(task)
+    duplicates = {pair: [t.id for t in group] for pair, group in by_pair.items() if len(group) > 1}
+    if duplicates:
+        first = next(iter(sorted(duplicates)))
+        print(
+            f"warning: {len(duplicates)} pair(s) have more than one task (e.g. {first}: tasks "
+            f"{duplicates[first]}); each pair is pulled once, from its first task, with every annotator's "
+            "latest vote on any of its tasks",
+            file=sys.stderr,
         )
+    records, rows = [], []
+    for pair in progress(sorted(by_pair), "pull", unit="task"):
+        group = by_pair[pair]
+        task = group[0]
+        task_rows = [annotation_row(t, a, emails) for t in group for a in t.annotations or []]
+        if len(group) > 1:  # one vote per annotator, counted on the pair's first task
+            latest: dict[Any, dict[str, Any]] = {}
+            for row in sorted(task_rows, key=lambda r: (r["updated_at"], r["annotation_id"])):
+                latest[row["annotator_id"]] = dict(row, task_id=task.id)
+            task_rows = list(latest.values())
+        task_rows.sort(key=lambda r: r["annotation_id"])
         rows.extend(task_rows)
         records.append(_record(task, task_rows))
     agreement = _project_agreement(title, records, rows)
@@ -297,6 +406,8 @@ def pull(conn: Connection, title: str, out: Path) -> int:
     write_json_atomic(agreement, out / "agreement.json")
     write_json_atomic(ties, out / "adjudication.json")
     summary: dict[str, Any] = {"tasks": len(records), "annotations kept": len(rows)}
+    if duplicates:
+        summary["duplicate tasks merged"] = sum(len(ids) - 1 for ids in duplicates.values())
     summary.update({f"status {k}": v for k, v in agreement["status_counts"].items()})
     summary["ties for adjudication"] = len(ties)
     for key in ("rating_alpha_ordinal", "verdict_agreement", "text_similarity"):

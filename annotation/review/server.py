@@ -2,7 +2,7 @@
 
 Label Studio lives in its own virtual environment (`.venv-ls`, made by `make install-ls`): it pins
 versions of openai and pyarrow that the main one cannot share. The server binds 127.0.0.1, keeps its
-database under the project (`.label-studio/`, git-ignored), and gets its admin user and API token
+database under the project (`.label-studio/`, git-ignored, mode 700: it holds the admin token), and gets its admin user and API token
 from the environment (LABEL_STUDIO_USERNAME, LABEL_STUDIO_PASSWORD, LABEL_STUDIO_API_KEY) or from
 generated values stored in `<data dir>/credentials.json` (mode 600).
 """
@@ -32,10 +32,6 @@ STATE_FILE = "server.json"
 LOG_FILE = "server.log"
 
 
-class ServerError(RuntimeError):
-    """A problem with a clear message for the user; the CLI prints it without a traceback."""
-
-
 @dataclass(frozen=True)
 class Server:
     url: str
@@ -44,6 +40,10 @@ class Server:
     password: str
     data_dir: str
     pid: int
+
+
+class ServerError(RuntimeError):
+    """A problem with a clear message for the user; the CLI prints it without a traceback."""
 
 
 # --------------------------------------------------------------------------- credentials
@@ -108,7 +108,7 @@ def _is_label_studio(pid: int, data_dir: Path) -> bool:
     return f"LABEL_STUDIO_BASE_DATA_DIR={data_dir}".encode() in environ
 
 
-def answers(url: str, timeout: float = 3.0) -> bool:
+def is_up(url: str, timeout: float = 3.0) -> bool:
     try:
         return httpx.get(f"{url}/api/version", timeout=timeout).status_code == 200
     except httpx.HTTPError:
@@ -155,7 +155,7 @@ def start(
     """Start Label Studio (or find it already running) and wait until its API answers the token."""
     data_dir = Path(data_dir).resolve()
     existing = running(data_dir)
-    if existing and answers(existing.url):
+    if existing and is_up(existing.url):
         return existing
     port = port or free_port(host)
     if not Path(ls_bin).exists():
@@ -165,6 +165,10 @@ def start(
     if _port_in_use(host, port):
         raise ServerError(f"port {port} on {host} is in use: choose another with --port (or LS_PORT=...)")
     creds = ensure_credentials(data_dir)
+    # The database holds the admin token: the folder and whatever the server writes stay private.
+    data_dir.chmod(0o700)
+    for path in data_dir.glob("*.sqlite3"):
+        path.chmod(0o600)
     env = dict(os.environ)
     env.update(
         LABEL_STUDIO_BASE_DATA_DIR=str(data_dir),
@@ -184,10 +188,11 @@ def start(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            umask=0o077,
         )
     (data_dir / STATE_FILE).write_text(json.dumps({"pid": proc.pid, "url": url, "port": port, "host": host}))
     deadline = time.monotonic() + timeout
-    while not answers(url, timeout=2.0):
+    while not is_up(url, timeout=2.0):
         if proc.poll() is not None:
             (data_dir / STATE_FILE).unlink(missing_ok=True)
             raise ServerError(
@@ -344,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             print("Label Studio stopped" if stop(args.data_dir) else "Label Studio was not running")
         else:
             server = running(args.data_dir)
-            if server and answers(server.url):
+            if server and is_up(server.url):
                 _print_server(server, "is running")
             else:
                 print(

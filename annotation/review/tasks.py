@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from annotation.review.agreement import layers_edit_distance
+from empathyqa.io import read_table
 from empathyqa.labelstudio import ReviewError
 from empathyqa.schema import COE_RECORD, LAYERS, pair_id
 
@@ -70,14 +70,7 @@ def _parquet_file(path: Path, preferred: str) -> list[Path]:
 def _read(paths: list[Path], required: tuple[str, ...], what: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for path in paths:
-        try:
-            table = pq.read_table(path)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise ReviewError(f"{path} is not a readable Parquet file: {exc}") from exc
-        missing = [name for name in required if name not in table.column_names]
-        if missing:
-            raise ReviewError(f"{what} file {path} lacks field(s) {', '.join(missing)}: is it a {what} file?")
-        rows.extend(table.to_pylist())
+        rows.extend(read_table(path, required, what, error=ReviewError).to_pylist())
     return rows
 
 

@@ -8,9 +8,11 @@ from typing import Any
 
 import scrapy
 from parsel import Selector, SelectorList
+from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.settings import BaseSettings
+from scrapy.utils.defer import deferred_from_coro
 from twisted.python.failure import Failure
 
 from crawlers.health import CrawlHealth, FieldSpec
@@ -120,7 +122,25 @@ class ThreadSpider(scrapy.Spider):
             crawler.settings.set("INCREMENTAL", False, priority="cmdline")
         spider.health = CrawlHealth(crawler, cls.fields, probe=spider.probe)
         spider.stored = spider._load_store(crawler, kwargs.get("store"))
+        crawler.signals.connect(spider._nothing_fetched, signal=signals.spider_idle)
         return spider
+
+    def _nothing_fetched(self) -> None:
+        """A crawl that parsed no page (host down, every request failed) is no `finished` crawl."""
+        if (
+            self.probe
+            or sum(self.health.pages.values())
+            or self.crawler.stats.get_value("incremental/skipped")
+        ):
+            return
+        self.logger.error(
+            "No page of %s could be fetched (%d request(s) failed): closing as 'no_pages_fetched'; "
+            "any previous output is left as it was",
+            self.base_url,
+            self.crawler.stats.get_value("downloader/exception_count", 0),
+        )
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason="no_pages_fetched"))
+        raise DontCloseSpider
 
     def _load_store(self, crawler: Crawler, store: str | None) -> dict[str, int]:
         """Incremental re-crawls read the default output store, or `-a store=DIR` when given.

@@ -2,10 +2,13 @@
 
     python -m curation.release --curated DIR --coe DIR [DIR ...] --version X.Y.Z
         [--out datasets/empathy_qa] [--include-drafts] [--no-plain-qa] [--split 0.9,0.05,0.05] [--seed N]
+        [--previous datasets/empathy_qa/X.Y.W] [--include-source-ids] [--allow-stand-in] [--legacy-curated]
     python -m curation.release verify datasets/empathy_qa/X.Y.Z
 
-A build writes `<out>/<version>/` with train/validation/test.parquet, README.md (the dataset card),
-schema.json and SHA256SUMS. It never overwrites a version, and the version folder appears only
+A build reads a curated folder only whole (its manifest.json checked; a folder written before
+curation wrote manifests only with --legacy-curated, and the card says so) and writes
+`<out>/<version>/` with train/validation/test.parquet, README.md (the dataset card), schema.json,
+SHA256SUMS and manifest.json. It never overwrites a version, and the version folder appears only
 after every check passed on the files written.
 """
 
@@ -33,6 +36,7 @@ from curation.release.checks import (
     verify_release,
 )
 from curation.release.files import write_schema, write_split
+from curation.release.ids import release_schema
 from curation.release.inputs import (
     ReleaseInputError,
     Tally,
@@ -40,11 +44,13 @@ from curation.release.inputs import (
     read_agreements,
     read_coe,
     read_curated,
+    read_previous,
 )
 from curation.release.splits import assign_splits, parse_fractions
 from empathyqa.config import add_dataclass_arguments, dataclass_from_args
+from empathyqa.outputs import Manifest, OutputBusy, folder_lock, write_manifest
 from empathyqa.progress import print_summary, progress
-from empathyqa.schema import RELEASE_ROW, RELEASE_SPLITS, conform
+from empathyqa.schema import RELEASE_SPLITS, STAND_IN_MODEL, conform
 
 VERSION = re.compile(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z][0-9A-Za-z.]*)?")  # X.Y.Z, or X.Y.Z-pre (0.0.0-demo)
 
@@ -74,6 +80,27 @@ class ReleaseConfig:
     seed: int = field(default=0, metadata={"help": "seed of the split assignment"})
     skip_unknown_coe: bool = field(
         default=False, metadata={"help": "leave out CoE records whose pair is not in the curated threads"}
+    )
+    previous: str = field(
+        default="",
+        metadata={"help": "an earlier release folder: every question it released keeps its split there"},
+    )
+    include_source_ids: bool = field(
+        default=False,
+        metadata={
+            "help": "also release the site's question/answer ids and urls (they lead to the live page); "
+            "by default rows carry only stable hashed ids"
+        },
+    )
+    allow_stand_in: bool = field(
+        default=False,
+        metadata={
+            "help": "release chains written by the offline sample endpoint (demo only; the card says so)"
+        },
+    )
+    legacy_curated: bool = field(
+        default=False,
+        metadata={"help": "read a curated folder that has no manifest.json (written before manifests)"},
     )
 
 
@@ -107,6 +134,18 @@ def _drop_pii_rows(rows: list[dict], scanner: PiiScanner, tally: Tally) -> list[
     return kept
 
 
+def _manifest_meta(config: ReleaseConfig, facts: CardFacts, curated: Manifest | None) -> dict:
+    rows = [r for split in RELEASE_SPLITS for r in facts.rows.get(split, [])]
+    return {
+        "version": config.version,
+        "include_source_ids": config.include_source_ids,
+        "stand_in_rows": sum(1 for r in rows if r["coe_model"] == STAND_IN_MODEL),
+        "split": list(facts.fractions),
+        "seed": config.seed,
+        "curated": None if curated is None else {"created_at": curated.created_at, "meta": curated.meta},
+    }
+
+
 def build(config: ReleaseConfig) -> Path:
     if not config.curated:
         raise _fail("--curated DIR is required (the folder curation wrote curated.parquet to)")
@@ -123,11 +162,28 @@ def build(config: ReleaseConfig) -> Path:
     if scrub is None:
         raise _fail("curation.pii is not importable: a release cannot be checked for PII")
 
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _fail(f"cannot create {target.parent}: {exc}") from exc
+    try:
+        with folder_lock(target):
+            return _build_locked(config, fractions, target, scrub)
+    except OutputBusy as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _build_locked(config: ReleaseConfig, fractions: tuple[float, float, float], target: Path, scrub) -> Path:
+    if target.exists():  # again, under the lock: another build may have finished meanwhile
+        raise _fail(f"{target} exists; refusing to overwrite a release (choose a new --version)")
     tally = Tally()
     try:
-        threads, report, curated_file = read_curated(Path(config.curated))
+        threads, report, curated_file, curated_manifest = read_curated(
+            Path(config.curated), legacy=config.legacy_curated
+        )
         records = read_coe([Path(p) for p in config.coe])
         agreements = read_agreements([Path(p) for p in config.coe])
+        previous = read_previous(Path(config.previous)) if config.previous else None
         rows = build_rows(
             threads,
             records,
@@ -135,26 +191,35 @@ def build(config: ReleaseConfig) -> Path:
             plain_qa=config.plain_qa,
             skip_unknown_coe=config.skip_unknown_coe,
             tally=tally,
+            allow_stand_in=config.allow_stand_in,
         )
     except ReleaseInputError as exc:
         raise _fail(str(exc)) from exc
+    if curated_manifest is None:
+        print(
+            f"warning: {config.curated} has no manifest.json; read unchecked (--legacy-curated)",
+            file=sys.stderr,
+        )
     rows = _drop_pii_rows(rows, PiiScanner(scrub), tally)
     if not rows:
         raise _fail("no (question, answer) pair is left to release; see the counts above")
+    if len({row["id"] for row in rows}) != len(rows):
+        raise _fail("two pairs hashed to one release id; nothing was written (report this)")
 
-    released = {row["question_id"] for row in rows}
-    split_of, group_of = assign_splits(threads, fractions, config.seed, released)
+    released = {row["source_question_id"] for row in rows}
+    split_of, group_of, split_notes = assign_splits(threads, fractions, config.seed, released, previous)
     by_split: dict[str, list[dict]] = defaultdict(list)
     for row in rows:
-        row["dup_group"] = group_of[row["question_id"]]
-        by_split[split_of[row["question_id"]]].append(row)
+        row["dup_group"] = group_of[row["source_question_id"]]
+        by_split[split_of[row["source_question_id"]]].append(row)
     for split in RELEASE_SPLITS:
         by_split[split].sort(key=lambda r: r["id"])
         tally.add(f"released: {split}", n=len(by_split[split]))
-    tables = {split: conform(by_split[split], RELEASE_ROW) for split in RELEASE_SPLITS}
+    schema = release_schema(config.include_source_ids)
+    tables = {split: conform(by_split[split], schema) for split in RELEASE_SPLITS}
 
     # The rows were just scanned; the read-back verify below scans the written files again.
-    failures = check_tables(tables, scrub, scan_pii=False)
+    failures = check_tables(tables, scrub, scan_pii=False, include_source_ids=config.include_source_ids)
     if failures:
         raise _fail("the release failed its checks; nothing was written:\n" + "\n".join(failures.lines()))
 
@@ -168,6 +233,13 @@ def build(config: ReleaseConfig) -> Path:
         print(f"warning: empty split(s): {', '.join(empty)}", file=sys.stderr)
     if not config.coe:
         notes.append("No CoE records were given: every row is a plain QA pair.")
+    if curated_manifest is None:
+        notes.append(
+            "The curated folder had no manifest.json (written before curation wrote manifests) and was read "
+            "with --legacy-curated: nobody checked that its files belong to one curation run."
+        )
+    for key, n in split_notes.items():
+        notes.append(f"--previous {Path(config.previous).name}: {n:,} {key}.")
     # Written beside the target and renamed into place, so a version is complete or absent.
     staging = target.with_name(f".{config.version}.partial-{os.getpid()}")
     try:
@@ -177,11 +249,11 @@ def build(config: ReleaseConfig) -> Path:
     try:
         for split, table in tables.items():
             write_split(table, staging / f"{split}.parquet")
-        write_schema(config.version, staging / "schema.json")
+        write_schema(config.version, staging / "schema.json", schema)
         data_files = [name for name in RELEASE_FILES if name != "README.md"]
         facts = CardFacts(
             version=config.version,
-            rows=dict(by_split),
+            rows={split: table.to_pylist() for split, table in tables.items()},  # the rows as written
             sources=_sources(threads, released),
             report=report,
             tally=dict(tally.counts),
@@ -192,9 +264,14 @@ def build(config: ReleaseConfig) -> Path:
             checksums=checksum_lines(staging, data_files),
             notes=notes,
             agreements=agreements,
+            include_source_ids=config.include_source_ids,
+            allow_stand_in=config.allow_stand_in,
+            previous=Path(config.previous).name if config.previous else None,
+            path=target.as_posix(),
         )
         (staging / "README.md").write_text(render_card(facts), encoding="utf-8")
         (staging / CHECKSUMS_FILE).write_text(checksum_lines(staging, RELEASE_FILES), encoding="utf-8")
+        write_manifest(staging, "release", _manifest_meta(config, facts, curated_manifest))
         read_back, _ = verify_release(staging, scrub)
         if read_back:
             raise _fail("the written files failed verification:\n" + "\n".join(read_back.lines()))

@@ -11,15 +11,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from empathyqa.schema import LAYERS, RELEASE_SPLITS
+from empathyqa.schema import LAYERS, RELEASE_SPLITS, STAND_IN_MODEL
 
 FIELD_DOCS = {
-    "id": "`{question_id}/{answer_id}`, unique in the release",
-    "question_id": "`{source}:{source_id}`; all answers of a question are in one split",
-    "answer_id": "the site's answer id",
+    "id": "`{question_id}/{answer_id}`, unique in the release and stable across versions",
+    "question_id": "`q-` + 16 hex of a hash of the site's question id; all answers of a question are in one split",
+    "answer_id": "`a-` + 16 hex of a hash of the site's (question, answer) ids",
     "source": "the site the thread came from (spider name)",
     "topic": "primary topic assigned by curation",
     "subtopic": "sub-topic assigned by curation",
+    "topic_source": "where the topic came from: `tag` (the site's tag), `classifier`, `keywords` or `default`",
     "title": "question title",
     "question": "question text (normalised, PII replaced by typed placeholders such as `<PHONE>`)",
     "answer": "answer text (normalised, PII replaced)",
@@ -31,8 +32,21 @@ FIELD_DOCS = {
     "prompt": "the user turn as training sees it (`empathyqa.coe.build_prompt(title, question)`)",
     "completion": "training target: `<empathy_think>` with `<L1>`..`<L4>`, then `<answer>`; null without a chain",
     "risk_flags": "`category:level` risk flags of the question and this answer (e.g. `suicide:high`)",
+    "risk_level": "the asker's risk level (title and body): `none`, `low`, `medium`, `high`",
     "dup_group": "questions linked through a near-duplicate cluster; a group never spans two splits",
+    "coe_model": "the model id the drafting endpoint named; `empathyqa-offline-sample` marks stand-in text",
+    "source_question_id": "(only with `--include-source-ids`) the site's `{source}:{source_id}`",
+    "source_answer_id": "(only with `--include-source-ids`) the site's answer id",
+    "url": "(only with `--include-source-ids`) the question's page on the site, query string dropped",
 }
+SOURCE_FIELDS = ("source_question_id", "source_answer_id", "url")
+# Licence of the texts per site, where it is known; anything else is "unknown: see the site's terms".
+LICENCES = {
+    "127.0.0.1": "written for the Empathy-QA toolkit (bundled sample site, no real user's text): Apache-2.0",
+    "localhost": "written for the Empathy-QA toolkit (bundled sample site, no real user's text): Apache-2.0",
+}
+UNKNOWN_LICENCE = "unknown: see the site's terms"
+LONG_MEDIAN = 300  # characters: a text kind is called "long" only when its median reaches this
 
 CITATION = """@article{yao2025empathyr1,
   title   = {Empathy-R1: A Chain-of-Empathy and Reinforcement Learning Framework for Long-Form Mental Health Support},
@@ -70,6 +84,14 @@ class CardFacts:
     checksums: str  # SHA256SUMS lines for the data files
     notes: list[str] = field(default_factory=list)
     agreements: list[dict[str, Any]] = field(default_factory=list)  # review pull's agreement.json files
+    include_source_ids: bool = False
+    allow_stand_in: bool = False
+    previous: str | None = None  # name of the release whose splits were kept
+    path: str = ""  # the release folder as built, for the load and verify snippets
+
+    @property
+    def release_path(self) -> str:
+        return self.path or f"datasets/empathy_qa/{self.version}"
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -84,16 +106,42 @@ def _pct(part: int, whole: int) -> str:
 
 
 def length_stats(lengths: list[int]) -> list[Any]:
-    """n, min, median, mean, p90, max (nearest-rank quantiles)."""
+    """n, min, p25, median, p75, mean, p90, max (nearest-rank quantiles)."""
     if not lengths:
-        return [0, "-", "-", "-", "-", "-"]
+        return [0, "-", "-", "-", "-", "-", "-", "-"]
     ordered = sorted(lengths)
 
     def rank(q: float) -> int:
         return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
     mean = sum(ordered) / len(ordered)
-    return [len(ordered), ordered[0], rank(0.5), f"{mean:.1f}", rank(0.9), ordered[-1]]
+    return [
+        len(ordered),
+        ordered[0],
+        rank(0.25),
+        rank(0.5),
+        rank(0.75),
+        f"{mean:.1f}",
+        rank(0.9),
+        ordered[-1],
+    ]
+
+
+def text_lengths(rows: list[dict[str, Any]]) -> dict[str, list[int]]:
+    """Characters of each question (once) and each answer."""
+    return {
+        "question": [len(r["question"]) for r in _questions(rows).values()],
+        "answer": [len(r["answer"]) for r in rows],
+    }
+
+
+def describe_length(name: str, lengths: list[int]) -> str:
+    """'long answers (median 554 characters, quartiles 380-760)': "long" only where the median is."""
+    if not lengths:
+        return f"no {name}s"
+    stats = length_stats(lengths)
+    long = "long " if stats[3] >= LONG_MEDIAN else ""
+    return f"{long}{name}s (median {stats[3]:,} characters, quartiles {stats[2]:,}-{stats[4]:,})"
 
 
 def _all_rows(facts: CardFacts) -> list[dict[str, Any]]:
@@ -148,11 +196,26 @@ configs:
 
 def _sources_section(facts: CardFacts) -> str:
     body = [
-        [name, info.domain, info.questions, info.first_crawl or "-", info.last_crawl or "-"]
+        [
+            name,
+            info.domain,
+            info.questions,
+            info.first_crawl or "-",
+            info.last_crawl or "-",
+            LICENCES.get(info.domain.rsplit(":", 1)[0], UNKNOWN_LICENCE),
+        ]
         for name, info in sorted(facts.sources.items())
     ]
-    return "## Sources and crawl dates\n\n" + _table(
-        ["source", "site", "released questions", "first crawled (UTC)", "last crawled (UTC)"], body
+    return "## Sources, crawl dates and licences\n\n" + _table(
+        [
+            "source",
+            "site",
+            "released questions",
+            "first crawled (UTC)",
+            "last crawled (UTC)",
+            "licence of the texts",
+        ],
+        body,
     )
 
 
@@ -196,11 +259,25 @@ def _status_section(facts: CardFacts) -> str:
         if facts.include_drafts
         else "Only human-verified chains (accepted or edited) are released; drafts are held back."
     )
-    return (
+    text = (
         "## Chain-of-Empathy status\n\n"
         + _table(["coe_status", "rows", "share"], body)
         + f"\n\n{drafts} Chains rejected in review are never released (the pair is left out)."
     )
+    models = Counter(r["coe_model"] for r in rows if r["coe"] is not None)
+    if models:
+        text += "\n\nWho drafted the chains (`coe_model`, the model id the endpoint's reply named):\n\n"
+        text += _table(["coe_model", "rows"], sorted(models.items(), key=lambda i: (-i[1], str(i[0]))))
+    stand_in = models.get(STAND_IN_MODEL, 0)
+    if stand_in:
+        text += (
+            f"\n\n**{stand_in:,} chains are stand-in text, not LLM drafts** (`coe_model` "
+            f"`{STAND_IN_MODEL}`): the offline sample endpoint wrote them from hand-written drafts of the "
+            "bundled sample posts or from templates filled with phrases of the post, so the demo runs "
+            "without a model. They were released on request (`--allow-stand-in`); do not train or "
+            "evaluate on them as if a model or a person had written them."
+        )
+    return text
 
 
 def _topic_section(facts: CardFacts) -> str:
@@ -229,15 +306,14 @@ def _topic_section(facts: CardFacts) -> str:
 
 def _length_section(facts: CardFacts) -> str:
     rows = _all_rows(facts)
-    texts = {
-        "question": [len(r["question"]) for r in _questions(rows).values()],
-        "answer": [len(r["answer"]) for r in rows],
-    }
+    texts = text_lengths(rows)
     for layer in LAYERS:
         texts[layer.upper()] = [len(r["coe"][layer]) for r in rows if r["coe"] is not None]
     body = [[name, *length_stats(lengths)] for name, lengths in texts.items()]
-    return "## Length statistics (characters)\n\n" + _table(
-        ["text", "n", "min", "median", "mean", "p90", "max"], body
+    return (
+        "## Length statistics (characters)\n\nMeasured on the released rows (questions counted once, answers "
+        "once per row; p25 and p75 are the quartiles).\n\n"
+        + _table(["text", "n", "min", "p25", "median", "p75", "mean", "p90", "max"], body)
     )
 
 
@@ -306,14 +382,17 @@ def _report_section(facts: CardFacts) -> str:
             "No curation report (`report.json` beside `curated.parquet`) was found when this release "
             "was built, so the steps and their removals are not recorded here."
         )
-    parts = []
+    parts = [
+        "These are the counts of the curation run, before the release step: the counts of this release are in "
+        "Counts above."
+    ]
     steps = _step_rows(report)
     if steps:
         parts.append(_table(["step", "in", "out", "removed", "why"], steps))
     numbers = _flatten_numbers({k: v for k, v in report.items() if k not in REPORT_SKIPPED})
     if numbers:
         parts.append(_table(["report entry", "value"], numbers[:80]))
-    if not parts:
+    if len(parts) == 1:
         parts.append("`report.json` was present but held no counts this card could show.")
     return head + "From the curation report (`report.json`):\n\n" + "\n\n".join(parts)
 
@@ -377,10 +456,13 @@ def _risk_section(facts: CardFacts) -> str:
     rows = _all_rows(facts)
     flagged = [r for r in rows if r["risk_flags"]]
     counts = Counter(flag for r in flagged for flag in r["risk_flags"])
+    questions = _questions(rows)
+    flagged_q = {r["question_id"] for r in flagged}
     text = (
-        f"## Risk content\n\n{len(flagged):,} of {len(rows):,} rows ({_pct(len(flagged), len(rows))}) carry "
+        f"## Risk content\n\n{len(flagged):,} of {len(rows):,} rows ({_pct(len(flagged), len(rows))}), from "
+        f"{len(flagged_q):,} of {len(questions):,} questions, carry "
         "risk flags (self-harm, suicide, harm to others, …) from curation's lexicon; they are kept, flagged, "
-        "so that users can filter them or handle them with care."
+        "so that users can filter them or handle them with care. Counted on the released rows."
     )
     if counts:
         text += "\n\n" + _table(["flag", "rows"], sorted(counts.items(), key=lambda i: (-i[1], i[0])))
@@ -389,23 +471,51 @@ def _risk_section(facts: CardFacts) -> str:
 
 def _splits_section(facts: CardFacts) -> str:
     shares = ", ".join(f"{s} {f:g}" for s, f in zip(RELEASE_SPLITS, facts.fractions, strict=True))
+    pinned = (
+        f" Every question that release {facts.previous} held keeps the split it had there (`--previous`)."
+        if facts.previous
+        else ""
+    )
     return (
         "## How the splits were made\n\n"
         f"By question ({shares}; seed {facts.seed}): all answers of a question are in one split, and "
         "questions linked through a near-duplicate cluster (question or answer `dup_cluster`) form one "
-        "`dup_group` that is never split. Groups are ordered by topic and a seeded hash and dealt to the "
-        "split furthest below its share, so every topic is cut in the same proportions. The same input "
-        "and seed give byte-identical files."
+        "`dup_group` that is never split. A group's split is a hash of the seed and the release id of the "
+        "group's earliest post, read against the cumulative shares: it does not depend on the rest of the "
+        "data, so later versions built with the same shares and seed keep every question in its split (no "
+        "test post moves into train), reposts added later included. Topics are not stratified; the Topics "
+        "table shows how each was cut."
+        f"{pinned} The same input and seed give byte-identical data files and card (`manifest.json` adds "
+        "the build time)."
     )
 
 
-def _fields_section() -> str:
-    return "## Fields\n\n" + _table(["field", "meaning"], [[f"`{k}`", v] for k, v in FIELD_DOCS.items()])
+def _fields_section(facts: CardFacts) -> str:
+    docs = [(k, v) for k, v in FIELD_DOCS.items() if facts.include_source_ids or k not in SOURCE_FIELDS]
+    return "## Fields\n\n" + _table(["field", "meaning"], [[f"`{k}`", v] for k, v in docs])
+
+
+def _ids_section(facts: CardFacts) -> str:
+    head = "## Ids and links to the sites\n\n"
+    if facts.include_source_ids:
+        return head + (
+            "**This release includes the sites' question and answer ids and the question urls** "
+            "(`source_question_id`, `source_answer_id`, `url`; built with `--include-source-ids`): they lead "
+            "to the live page and from there to the asker's profile. Share it only with people who need them."
+        )
+    return head + (
+        "This release carries **no site ids and no urls**. `question_id` and `answer_id` are stable hashes "
+        "(`q-`/`a-` and 16 hex digits of SHA-256 over the site's ids): the same post has the same id in every "
+        "version, so splits, drafts and evaluations join across versions, but the id does not point to the "
+        "page. The hash is not keyed: a maintainer holding a url can compute its id to honour a takedown "
+        "request. The texts themselves can still be searched for on the web."
+    )
 
 
 def _load_section(facts: CardFacts) -> str:
     names = ", ".join(f'"{s}"' for s in _loadable_splits(facts))
     names = f"({names},)" if len(_loadable_splits(facts)) == 1 else f"({names})"
+    path = facts.release_path
     return f"""## How to load it
 
 ```python
@@ -413,7 +523,7 @@ from datasets import load_dataset
 
 ds = load_dataset(
     "parquet",
-    data_files={{s: f"datasets/empathy_qa/{facts.version}/{{s}}.parquet" for s in {names}}},
+    data_files={{s: f"{path}/{{s}}.parquet" for s in {names}}},
 )
 sft = ds["train"].filter(lambda row: row["completion"] is not None)  # rows with a Chain-of-Empathy
 print(sft[0]["prompt"], sft[0]["completion"])
@@ -422,13 +532,13 @@ print(sft[0]["prompt"], sft[0]["completion"])
 ```python
 import pandas as pd
 
-train = pd.read_parquet("datasets/empathy_qa/{facts.version}/train.parquet")
+train = pd.read_parquet("{path}/train.parquet")
 train.groupby("topic").size()
 ```
 
 `schema.json` lists the fields and their Arrow types; `SHA256SUMS` holds checksums
-(`sha256sum -c SHA256SUMS`); `python -m curation.release verify datasets/empathy_qa/{facts.version}`
-re-runs the release checks."""
+(`sha256sum -c SHA256SUMS`); `manifest.json` lists every file with its rows and SHA-256;
+`python -m curation.release verify {path}` re-runs the release checks."""
 
 
 STATIC_SECTIONS = """## Licence and terms
@@ -462,7 +572,7 @@ If you or someone you know is in crisis, contact local emergency services or a c
 
 Curation replaced personal data in every text with typed placeholders (`<PHONE>`, `<EMAIL>`, `<ID_CARD>`,
 `<BANK_CARD>`, `<WECHAT>`, `<QQ>`, `<URL>`, …) and replaced askers' and answerers' names and ids with salted
-hashes, which this release drops altogether. On write and in `verify`, every Parquet text column (`title`,
+hashes, which this release drops altogether (see "Ids and links to the sites" for question and answer ids). On write and in `verify`, every Parquet text column (`title`,
 `question`, `answer`, `prompt`, `completion`, `coe.l1`..`coe.l4`) is scanned with `curation.pii`: a build
 leaves out any pair with a hit (counted above under "What the release step kept and left out") and `verify`
 fails a release that holds one. The scan covers the data files, not this card, which quotes hotline numbers
@@ -473,14 +583,16 @@ Report remaining personal data to the maintainers and it will be removed in the 
 def render_card(facts: CardFacts) -> str:
     crisis = "\n".join(f"- {line}" for line in CRISIS_RESOURCES)
     total = len(_all_rows(facts))
+    lengths = text_lengths(_all_rows(facts))
     intro = (
         f"# Empathy-QA {facts.version}\n\n"
-        "Empathy-QA is a Chinese dataset of long counseling texts: long help-seeking posts and the long "
-        "answers written to them, each answer optionally paired with a four-layer **Chain-of-Empathy** (CoE) "
+        "Empathy-QA is a Chinese dataset of counseling texts: help-seeking posts and the answers written to "
+        "them, each answer optionally paired with a four-layer **Chain-of-Empathy** (CoE) "
         "rationale (L1 emotions and context, L2 causes and beliefs, L3 intent, L4 response strategy) that "
         "leads to it. It follows Empathy-QA of the Empathy-R1 paper (arXiv 2509.14851) and was built with the "
         f"Empathy-QA toolkit (`python -m curation.release`). This version holds {total:,} (question, answer) "
-        "rows."
+        f"rows: {describe_length('question', lengths['question'])} and "
+        f"{describe_length('answer', lengths['answer'])}."
     )
     notes = "\n".join(f"> {note}" for note in facts.notes)
     sections = [
@@ -496,7 +608,8 @@ def render_card(facts: CardFacts) -> str:
         _review_section(facts),
         _risk_section(facts),
         _splits_section(facts),
-        _fields_section(),
+        _ids_section(facts),
+        _fields_section(facts),
         STATIC_SECTIONS.format(crisis=crisis),
         _load_section(facts),
         "## Files\n\n```\n" + facts.checksums + "```",
@@ -516,7 +629,11 @@ def card_summary(facts: CardFacts) -> dict[str, Any]:
     topics = Counter(r["topic"] or "(none)" for r in _questions(rows).values())
     summary["topics"] = f"{len(topics)}: " + ", ".join(f"{t} {n}" for t, n in topics.most_common(5))
     answers = length_stats([len(r["answer"]) for r in rows])
-    summary["answer chars (median/mean)"] = f"{answers[2]} / {answers[3]}"
+    summary["answer chars (median/mean)"] = f"{answers[3]} / {answers[5]}"
+    stand_in = sum(1 for r in rows if r["coe_model"] == STAND_IN_MODEL)
+    if stand_in:
+        summary["stand-in chains (offline sample endpoint)"] = stand_in
+    summary["ids"] = "site ids and urls included" if facts.include_source_ids else "hashed release ids only"
     summary["sources"] = ", ".join(
         f"{name} ({info.first_crawl or '?'}..{info.last_crawl or '?'})"
         for name, info in sorted(facts.sources.items())

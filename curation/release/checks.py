@@ -2,7 +2,8 @@
 
 Schema, PII (curation.pii over the Parquet text columns: the card is prose, and quotes crisis
 hotline numbers on purpose), completions that parse back, prompts as training builds them,
-no question or near-duplicate group in two splits, checksums.
+no question or near-duplicate group in two splits, release ids in place of the site's ids (the site's
+ids and urls only where the manifest says `include_source_ids`), checksums and the manifest.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curation.release.ids import ANSWER_ID, QUESTION_ID, SOURCE_COLUMNS, release_schema
 from empathyqa.coe import build_prompt, parse_completion
-from empathyqa.schema import LAYERS, RELEASE_ROW, RELEASE_SPLITS, pair_id
+from empathyqa.outputs import IncompleteOutput, check_output, read_manifest
+from empathyqa.schema import LAYERS, RELEASE_SPLITS, pair_id
 
 TEXT_COLUMNS = ("title", "question", "answer", "prompt", "completion")
 COE_STATUSES_RELEASED = ("accepted", "edited", "draft")
@@ -94,12 +97,21 @@ class Failures:
         return out
 
 
+def _check_ids(where: str, row: dict[str, Any], failures: Failures) -> None:
+    for name, pattern in (("question_id", QUESTION_ID), ("answer_id", ANSWER_ID), ("dup_group", QUESTION_ID)):
+        value = row.get(name)
+        if value and not pattern.fullmatch(value):
+            # the value itself is not shown: it may be the site's id
+            failures.add("source id", f"{where}: {name} is not a release id ({pattern.pattern})")
+
+
 def _check_row(split: str, row: dict[str, Any], failures: Failures, scanner: PiiScanner | None) -> None:
     rid = row.get("id") or "<no id>"
     where = f"{split} {rid}"
     for name in REQUIRED:
         if not row.get(name):
             failures.add("required field empty", f"{where}: {name}")
+    _check_ids(where, row, failures)
     if (
         row.get("question_id")
         and row.get("answer_id")
@@ -130,9 +142,15 @@ def _check_row(split: str, row: dict[str, Any], failures: Failures, scanner: Pii
                 failures.add("pii", f"{where}: {column} holds {', '.join(kinds)}")
 
 
-def check_tables(tables: dict[str, pa.Table], scrub: Scrub | None, scan_pii: bool = True) -> Failures:
+def check_tables(
+    tables: dict[str, pa.Table],
+    scrub: Scrub | None,
+    scan_pii: bool = True,
+    include_source_ids: bool = False,
+) -> Failures:
     """Every check that needs only the rows; `scrub` None records that PII could not be checked."""
     failures = Failures()
+    schema = release_schema(include_source_ids)
     scanner = PiiScanner(scrub) if scrub is not None and scan_pii else None
     if scrub is None and scan_pii:
         failures.add("pii", "curation.pii is not importable, so no PII check could run")
@@ -141,8 +159,15 @@ def check_tables(tables: dict[str, pa.Table], scrub: Scrub | None, scan_pii: boo
     split_of_group: dict[str, str] = {}
     reported: set[tuple[str, str, str]] = set()
     for split, table in tables.items():
-        if table.schema != RELEASE_ROW:
-            failures.add("schema", f"{split}: columns/types differ from RELEASE_ROW")
+        if table.schema.remove_metadata() != schema:
+            leaked = [n for n in SOURCE_COLUMNS.names if n in table.column_names and not include_source_ids]
+            if leaked:
+                failures.add(
+                    "source id",
+                    f"{split}: column(s) {', '.join(leaked)} present, but the manifest does not say "
+                    "include_source_ids",
+                )
+            failures.add("schema", f"{split}: columns/types differ from the release schema")
             continue
         for row in table.to_pylist():
             rid = row["id"]
@@ -215,8 +240,18 @@ def verify_release(folder: Path, scrub: Scrub | None) -> tuple[Failures, dict[st
         if not (folder / name).is_file():
             failures.add("files", f"{name} missing")
     _check_checksums(folder, failures)
+    include_source_ids = False
+    try:
+        manifest = read_manifest(folder)
+        if manifest is None:
+            failures.add("manifest", "manifest.json missing: the folder is not a complete release")
+        else:
+            include_source_ids = manifest.meta.get("include_source_ids") is True
+            check_output(folder, stage="release")
+    except IncompleteOutput as exc:
+        failures.add("manifest", str(exc))
     tables = read_release(folder, failures)
-    row_failures = check_tables(tables, scrub)
+    row_failures = check_tables(tables, scrub, include_source_ids=include_source_ids)
     for check, details in row_failures.by_check.items():
         failures.by_check[check].extend(details)
         failures.counts[check] += row_failures.counts[check]

@@ -30,7 +30,7 @@ def write_split(table: pa.Table, path: Path) -> None:
             writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
 
 
-def schema_document(version: str) -> dict:
+def schema_document(version: str, schema: pa.Schema = RELEASE_ROW) -> dict:
     return {
         "dataset": "empathy_qa",
         "version": version,
@@ -43,12 +43,12 @@ def schema_document(version: str) -> dict:
                 "nullable": f.nullable,
                 "description": FIELD_DOCS.get(f.name, ""),
             }
-            for f in RELEASE_ROW
+            for f in schema
         ],
     }
 
 
-def write_schema(version: str, path: Path) -> None:
+def write_schema(version: str, path: Path, schema: pa.Schema = RELEASE_ROW) -> None:
     path.write_text(
-        json.dumps(schema_document(version), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        json.dumps(schema_document(version, schema), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )

@@ -10,10 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from curation.release.ids import QUESTION_ID, release_answer_id, release_question_id, strip_query
 from empathyqa.coe import build_prompt, format_completion
-from empathyqa.schema import COE_RECORD, COE_STATUSES, CURATED_THREAD, LAYERS, pair_id
+from empathyqa.io import read_table
+from empathyqa.outputs import IncompleteOutput, Manifest, check_output, read_manifest
+from empathyqa.schema import (
+    COE_RECORD,
+    COE_STATUSES,
+    CURATED_THREAD,
+    LAYERS,
+    RELEASE_SPLITS,
+    STAND_IN_MODEL,
+    pair_id,
+)
 
 CURATED_FILE = "curated.parquet"
 REPORT_FILE = "report.json"
@@ -49,20 +59,33 @@ def _resolve(path: Path, filename: str, what: str) -> Path:
 
 
 def _read_parquet(path: Path, schema: pa.Schema, required: Iterable[str], what: str) -> list[dict[str, Any]]:
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise ReleaseInputError(f"{what}: {path} is not a readable Parquet file ({exc})") from exc
-    missing = [name for name in required if name not in table.column_names]
-    if missing:
-        raise ReleaseInputError(f"{what}: {path} lacks column(s) {', '.join(missing)}")
+    table = read_table(path, required, what, error=ReleaseInputError)
     # Extra columns are ignored; missing optional ones read as null.
     return [{name: row.get(name) for name in schema.names} for row in table.to_pylist()]
 
 
-def read_curated(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | None, Path]:
-    """(curated threads, the curation report or None, the curated file)."""
+def check_curated(folder: Path, legacy: bool) -> Manifest | None:
+    """The curation manifest after checking the set is whole; None for a legacy folder (with `legacy`)."""
+    try:
+        return check_output(folder, stage="curation")
+    except IncompleteOutput as exc:
+        if legacy and read_manifest(folder) is None:
+            return None
+        hint = (
+            " (a folder written before curation wrote manifests: rerun `python -m curation run`, or pass "
+            "--legacy-curated to read it unchecked)"
+            if read_manifest(folder) is None
+            else ""
+        )
+        raise ReleaseInputError(f"--curated: {exc}{hint}") from exc
+
+
+def read_curated(
+    path: Path, legacy: bool = False
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None, Path, Manifest | None]:
+    """(curated threads, the curation report or None, the curated file, its manifest or None)."""
     curated_file = _resolve(path, CURATED_FILE, "--curated")
+    manifest = check_curated(curated_file.parent, legacy)
     threads = _read_parquet(
         curated_file, CURATED_THREAD, ("question_id", "source", "title", "body", "answers"), "--curated"
     )
@@ -74,7 +97,21 @@ def read_curated(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | Non
         if qid in seen:
             raise ReleaseInputError(f"--curated: {curated_file} holds question {qid} twice")
         seen.add(qid)
-    return threads, read_report(curated_file.parent / REPORT_FILE), curated_file
+    return threads, read_report(curated_file.parent / REPORT_FILE), curated_file, manifest
+
+
+def read_previous(folder: Path) -> dict[str, str]:
+    """Release question id -> split of an earlier version (whose ids may still be the site's)."""
+    previous: dict[str, str] = {}
+    for split in RELEASE_SPLITS:
+        path = folder / f"{split}.parquet"
+        if not path.is_file():
+            raise ReleaseInputError(f"--previous: {path} not found (expected a release folder)")
+        table = read_table(path, ["question_id"], "--previous: release split", error=ReleaseInputError)
+        ids = table.column("question_id").to_pylist()
+        for qid in ids:
+            previous[qid if QUESTION_ID.fullmatch(qid) else release_question_id(qid)] = split
+    return previous
 
 
 def read_report(path: Path) -> dict[str, Any] | None:
@@ -149,6 +186,29 @@ def _chain(record: dict[str, Any], answer: str) -> tuple[dict[str, str], str] | 
         return None
 
 
+STAND_IN_NOTE = "离线示例端点"  # what the sample endpoint's replies said before records carried `stand_in`
+
+
+def is_stand_in(record: dict[str, Any]) -> bool:
+    """An unreviewed chain written by the offline sample endpoint (canned or template text), not a model.
+
+    A chain a reviewer accepted or edited is human-verified, whatever drafted it first.
+    """
+    return record.get("status") == "draft" and bool(
+        record.get("stand_in")
+        or record.get("endpoint_model") == STAND_IN_MODEL
+        or record.get("model") == STAND_IN_MODEL
+        or STAND_IN_NOTE in (record.get("raw_reply") or "")
+    )
+
+
+def _coe_model(record: dict[str, Any]) -> str | None:
+    """The model the endpoint said drafted the chain (the `--model` asked for on older records)."""
+    if is_stand_in(record):
+        return STAND_IN_MODEL
+    return record.get("endpoint_model") or record.get("model")
+
+
 def _review_flags(record: dict[str, Any] | None) -> list[str]:
     return ((record or {}).get("review") or {}).get("flags") or []
 
@@ -168,8 +228,13 @@ def build_rows(
     plain_qa: bool,
     skip_unknown_coe: bool,
     tally: Tally,
+    allow_stand_in: bool = False,
 ) -> list[dict[str, Any]]:
-    """Release rows (without dup_group; splitting adds it), counting every pair left out and why."""
+    """Release rows (without dup_group; splitting adds it), counting every pair left out and why.
+
+    `id`, `question_id` and `answer_id` are release ids; the site's ids and url ride along as
+    `source_question_id`, `source_answer_id` and `url`, which only `--include-source-ids` writes.
+    """
     chosen = choose_records(records)
     tally.add("coe records read", n=len(records))
     known = {
@@ -188,6 +253,13 @@ def build_rows(
         )
     for pid in unknown:
         tally.add("coe skipped: pair not in curated", pid)
+    stand_ins = sorted(pid for pid in known if pid in chosen and is_stand_in(chosen[pid]))
+    if stand_ins and include_drafts and not allow_stand_in:
+        raise ReleaseInputError(
+            f"--coe: {len(stand_ins)} draft chain(s) come from the offline sample endpoint "
+            f"(stand-in text, not an LLM draft), e.g. {', '.join(stand_ins[:3])}. "
+            "Pass --allow-stand-in to release them marked as such (demo only), or review them first."
+        )
 
     rows = []
     for thread in threads:
@@ -214,18 +286,28 @@ def build_rows(
                 chain = _chain(record, answer["body"])
                 if chain is None:
                     tally.add(f"{status} CoE unusable (empty layer or CoE tag in text)", pid)
+            stand_in = chain is not None and is_stand_in(record)
+            if stand_in:
+                tally.add("stand-in chain (offline sample endpoint)", pid)
             if chain is None and not plain_qa:
                 tally.add("dropped: no releasable CoE (--no-plain-qa)", pid)
                 continue
             title, question = thread["title"] or "", thread["body"] or ""
+            rqid = release_question_id(thread["question_id"])
+            raid = release_answer_id(thread["question_id"], aid)
             rows.append(
                 {
-                    "id": pid,
-                    "question_id": thread["question_id"],
-                    "answer_id": aid,
+                    "id": pair_id(rqid, raid),
+                    "question_id": rqid,
+                    "answer_id": raid,
+                    "source_question_id": thread["question_id"],
+                    "source_answer_id": aid,
+                    "url": strip_query(thread.get("url")),
+                    "stand_in": stand_in,
                     "source": thread["source"],
                     "topic": thread.get("topic"),
                     "subtopic": thread.get("subtopic"),
+                    "topic_source": thread.get("topic_source"),
                     "title": title,
                     "question": question,
                     "answer": answer["body"],
@@ -233,10 +315,12 @@ def build_rows(
                     "likes": answer.get("likes"),
                     "coe": chain[0] if chain else None,
                     "coe_status": status if chain else None,
+                    "coe_model": _coe_model(record) if chain else None,
                     "review": _review(record) if chain else None,
                     "prompt": build_prompt(title, question),
                     "completion": chain[1] if chain else None,
                     "risk_flags": _risk_flags(thread, aid),
+                    "risk_level": thread.get("risk_level"),
                 }
             )
     return rows

@@ -1,19 +1,26 @@
-"""Deterministic train / validation / test splits by question, near-duplicates kept together.
+"""Train / validation / test splits by question that stay put across versions; near-duplicates together.
 
 Questions that share a question-level or answer-level `dup_cluster` form one group; a group never
-spans two splits. Groups are ordered by (topic, hash(seed, group)) and dealt out one by one to the
-split furthest below its share, so every topic is cut in the requested proportions (to within one
-group) and the same input and seed always give the same assignment.
+spans two splits. A group's split is a hash of (seed, its key) read against the cumulative shares,
+where the key is the release id (`curation.release.ids`) of its earliest member (asked_at, else
+crawled_at; ties and undated posts by release id). The same post thus lands in the same split in
+every version built with the same seed and shares, whatever else the input holds, and a repost that
+a later crawl adds to a group (it is newer than the post it repeats) does not move the group. Only a
+later crawl that finds an older member of a group can; `--previous` pins every question a previous
+version released to the split it had there.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 from curation.minhash import UnionFind
+from curation.release.ids import release_question_id
 from empathyqa.schema import RELEASE_SPLITS
 
 
@@ -49,44 +56,70 @@ def dup_groups(threads: Sequence[dict[str, Any]]) -> dict[str, str]:
     return {qid: groups.find(qid) for qid in groups.parent}
 
 
-def _rank(seed: int, group: str) -> str:
-    return hashlib.sha256(f"{seed}\0{group}".encode()).hexdigest()
+def _timestamp(text: str | None) -> float:
+    """Seconds since the epoch of an ISO time (naive read as UTC); undated posts sort last."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        return math.inf
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def bucket(seed: int, key: str) -> float:
+    """A point in [0, 1) fixed by (seed, key)."""
+    return int(hashlib.sha256(f"{seed}\0{key}".encode()).hexdigest()[:15], 16) / 16**15
+
+
+def split_for(point: float, fractions: Sequence[float]) -> str:
+    edge = 0.0
+    for name, fraction in zip(RELEASE_SPLITS, fractions, strict=True):
+        edge += fraction
+        if point < edge:
+            return name
+    return next(n for n, f in zip(reversed(RELEASE_SPLITS), reversed(fractions), strict=True) if f > 0)
+
+
+# Where a group's previous members disagree (a new repost linked two groups), the held-out split wins:
+# a post once evaluated on is never trained on.
+PRECEDENCE = ("test", "validation", "train")
 
 
 def assign_splits(
-    threads: Sequence[dict[str, Any]], fractions: Sequence[float], seed: int, released: set[str]
-) -> tuple[dict[str, str], dict[str, str]]:
-    """(question_id -> split name, question_id -> dup group) for the released questions.
+    threads: Sequence[dict[str, Any]],
+    fractions: Sequence[float],
+    seed: int,
+    released: set[str],
+    previous: Mapping[str, str] | None = None,
+) -> tuple[dict[str, str], dict[str, str], Counter]:
+    """(question_id -> split, question_id -> dup group key, notes) for the released questions.
 
-    Every thread links groups (a thread with no released answer can still chain two that have),
-    but only released questions count towards the shares.
+    Every thread links groups (a thread with no released answer can still chain two that have) and
+    counts towards a group's key. `previous` maps release question ids to the split of an earlier
+    version; `notes` counts groups pinned by it and groups whose previous members disagreed.
     """
     group_of = dup_groups(threads)
     members: dict[str, list[str]] = defaultdict(list)
-    topics: dict[str, Counter] = defaultdict(Counter)
+    age: dict[str, float] = {}
     for thread in threads:
-        if thread["question_id"] not in released:
-            continue
-        group = group_of[thread["question_id"]]
-        members[group].append(thread["question_id"])
-        topics[group][thread.get("topic") or ""] += 1
-
-    def group_topic(group: str) -> str:
-        # The most common topic of the group; ties go to the alphabetically first.
-        return min(topics[group].items(), key=lambda item: (-item[1], item[0]))[0]
-
-    order = sorted(members, key=lambda g: (group_topic(g), _rank(seed, g)))
-    assigned = [0] * len(RELEASE_SPLITS)
-    dealt = 0
+        members[group_of[thread["question_id"]]].append(thread["question_id"])
+        age[thread["question_id"]] = _timestamp(thread.get("asked_at") or thread.get("crawled_at"))
+    notes: Counter = Counter()
     split_of: dict[str, str] = {}
-    for group in order:
-        size = len(members[group])
-        deficits = [
-            fraction * (dealt + size) - got for fraction, got in zip(fractions, assigned, strict=True)
-        ]
-        index = max(range(len(deficits)), key=lambda i: (deficits[i], -i))
-        assigned[index] += size
-        dealt += size
-        for qid in members[group]:
-            split_of[qid] = RELEASE_SPLITS[index]
-    return split_of, group_of
+    key_of: dict[str, str] = {}
+    for qids in members.values():
+        key = min((age[q], release_question_id(q)) for q in qids)[1]
+        before = {previous[r] for r in map(release_question_id, qids) if previous and r in previous}
+        if before:
+            split = next(s for s in PRECEDENCE if s in before)
+            notes["groups pinned to their previous split"] += 1
+            if len(before) > 1:
+                notes["groups whose previous members were in different splits"] += 1
+        else:
+            split = split_for(bucket(seed, key), fractions)
+        for qid in qids:
+            key_of[qid] = key
+            if qid in released:
+                split_of[qid] = split
+    return split_of, key_of, notes

@@ -110,6 +110,14 @@ def test_config_precedence_default_then_yaml_then_flags(tmp_path: Path):
     assert got == Settings(model="from-yaml", limit=7, include_risk=True, weights=[0.5, 2.0])
 
 
+def test_config_flags_spellings_and_negation():
+    assert parse(["--include-risk", "false", "--limit", "0"]) == Settings(include_risk=False, limit=0)
+    assert parse(["--include_risk"]).include_risk is True  # HfArgumentParser's underscore spelling too
+    assert parse(["--include-risk", "--no-include-risk"]).include_risk is False
+    with pytest.raises(SystemExit):
+        parse(["--limit", "ten"])
+
+
 def test_config_unknown_yaml_key_is_a_clear_error(tmp_path: Path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("modle: typo\n", encoding="utf-8")
@@ -135,3 +143,22 @@ def test_expand_inputs_walks_folders_sorted_and_fails_on_missing(tmp_path: Path)
     assert expand_inputs([tmp_path / "d" / "notes.txt"]) == [tmp_path / "d" / "notes.txt"]
     with pytest.raises(FileNotFoundError):
         expand_inputs([tmp_path / "missing"])
+
+
+def test_read_table_names_the_input_and_what_it_lacks(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import pytest
+
+    from empathyqa.io import TableError, read_table
+
+    path = tmp_path / "curated.parquet"
+    pq.write_table(pa.table({"question_id": ["yixinli:1"], "title": ["失眠三个月，白天上班总是走神"]}), path)
+    assert read_table(path, ("question_id",)).column("title").to_pylist() == ["失眠三个月，白天上班总是走神"]
+    with pytest.raises(
+        TableError, match=r"^curated set .*curated\.parquet is missing column\(s\) body, answers$"
+    ):
+        read_table(path, ("question_id", "body", "answers"), "curated set")
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(KeyError, match="not a readable Parquet file"):  # a stage's own error type
+        read_table(tmp_path / "broken.parquet", error=KeyError)

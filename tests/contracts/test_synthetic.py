@@ -159,6 +159,41 @@ def test_coe_layers_differ_per_post_and_stay_in_bounds():
         assert all(30 <= len(o[layer]) <= 150 for o in outputs)
 
 
+def shingles(text: str) -> set[str]:
+    clean = "".join(c for c in text if c.isalnum())
+    return {clean[i : i + 5] for i in range(len(clean) - 4)}
+
+
+def test_distinct_posts_share_little_beyond_stock_sentences():
+    c = generate_corpus(300, seed=11, repost_rate=0, same_id_rate=0, pii_rate=0, risk_rate=0)
+    answers = list(
+        dict.fromkeys(a["body"] for t in c.threads for a in t["answers"] if a["author_role"] == "counselor")
+    )
+    bodies = list(dict.fromkeys(t["body"] for t in c.threads))
+    rng = random.Random(0)
+    for texts in (answers, bodies):
+        sets = [shingles(t) for t in texts]
+        js = []
+        for _ in range(5000):
+            a, b = (sets[i] for i in rng.sample(range(len(sets)), 2))
+            js.append(len(a & b) / len(a | b))
+        assert sum(j >= 0.4 for j in js) / len(js) < 0.003
+        assert sum(js) / len(js) < 0.08
+    openings, closings = fragments()["openings"], fragments()["closings"]
+    stock = sum(a.startswith(tuple(openings)) or a.endswith(tuple(closings)) for a in answers) / len(answers)
+    assert 0.5 <= stock <= 0.75
+
+
+def test_coe_layers_name_each_emotion_once():
+    thread = corpus().threads[0] | {
+        "title": "焦虑到睡不着怎么办？",
+        "body": "我最近特别焦虑，一到晚上就焦虑，越焦虑越睡不着，心里又委屈又焦虑。我是不是太没用了？",
+    }
+    layers = coe_layers(thread, thread["answers"][0], random.Random(0))
+    named = layers["l1"].split("核心情绪是")[1].rstrip("。")
+    assert named == "焦虑、委屈"
+
+
 def test_cli_writes_jsonl_truth_and_a_summary(tmp_path, capsys):
     out, truth = tmp_path / "raw.jsonl", tmp_path / "truth.json"
     assert main(["--questions", "40", "--seed", "1", "--out", str(out), "--truth", str(truth)]) == 0
@@ -168,5 +203,5 @@ def test_cli_writes_jsonl_truth_and_a_summary(tmp_path, capsys):
     assert "median answer" in capsys.readouterr().out
 
 
-PINNED_FIRST_ID = "100885462"
+PINNED_FIRST_ID = "100885450"
 PINNED_RECORDS = 504

@@ -21,7 +21,6 @@ from curation.minhash import (
     signature,
 )
 from curation.pipeline import Context, Filter, run_batch
-from curation.risk import RiskScanner, overall_level
 from curation.steps import (
     AnswerQualityFilter,
     NoAnswers,
@@ -32,7 +31,6 @@ from curation.steps import (
     spam_reason,
 )
 from curation.text import char_shingles, dedup_key, nfkc, normalise, repetition, zh_share
-from curation.topics import Taxonomy
 
 
 # ----------------------------------------------------------------------------- normalise
@@ -169,49 +167,6 @@ def test_pii_step_scrubs_and_pseudonymises_with_salt():
     anonymous["asker_anonymous"] = True
     ScrubPii(config)([anonymous], Context())
     assert anonymous["asker_id"] is None
-
-
-# ----------------------------------------------------------------------------- risk
-@pytest.mark.parametrize(
-    ("text", "level"),
-    [
-        ("我真的不想活了", "high"),
-        ("我打算今晚自杀", "high"),
-        ("最近总是想死", "medium"),
-        ("我昨天又割腕了", "high"),
-        ("我已经不想自杀了，现在好多了", "low"),  # cessation: past ideation stays visible
-        ("我从来没想过自杀", "none"),  # denial
-        ("我不会自杀的，放心", "none"),
-        ("我朋友自杀了，我很难过", "low"),  # third person
-        ("如何预防自杀", "low"),
-        ("两年前那时候确实想过自杀", "low"),  # past, with a time marker
-        ("我最近想过自杀", "medium"),
-        ("今天天气很好，心情不错", "none"),
-    ],
-)
-def test_risk_levels_with_context_rules(text, level):
-    assert overall_level(RiskScanner().scan(text, "body")) == level
-
-
-def test_answers_are_capped_at_low():
-    flags = RiskScanner().scan("如果你有想结束生命的念头，请拨打热线", "answer:a1", cap="low")
-    assert flags and all(f.level == "low" for f in flags)
-
-
-# ----------------------------------------------------------------------------- topics
-def test_topics_from_tags_keywords_and_custom_taxonomy(tmp_path):
-    taxonomy = Taxonomy.load()
-    primary, sub = taxonomy.counts()
-    assert primary >= 10 and sub >= 30
-    assert taxonomy.classify(["失眠"], [], "")[:2] == ("情绪", "失眠")
-    assert taxonomy.classify([], ["男朋友", "吵架"], "")[:2] == ("恋爱", "恋爱矛盾")
-    assert taxonomy.classify([], [], "今天")[:2] == ("其他", "其他")
-    custom = tmp_path / "tax.yaml"
-    custom.write_text(
-        "default: {topic: misc, subtopic: misc}\ntopics:\n  work:\n    boss: {keywords: [领导]}\n",
-        encoding="utf-8",
-    )
-    assert Taxonomy.load(custom).classify([], [], "领导骂我")[:2] == ("work", "boss")
 
 
 # ----------------------------------------------------------------------------- MinHash / LSH

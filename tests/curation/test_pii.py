@@ -146,3 +146,58 @@ def test_held_out_spellings(text, kind, value):
 )
 def test_held_out_look_alikes_after_cue_words_stay(text):
     assert scrub(text).text == text
+
+
+def test_long_addresses_within_the_standard_limits_are_still_found():
+    local = "a" * 30 + "." + "b" * 33  # a 64-character local part, the most an address allows
+    text = f"简历发到 {local}@mail.dept.example-university.edu.cn 就行，谢谢。"
+    assert scrub(text).text == "简历发到 <EMAIL> 就行，谢谢。"
+    pasted = "日志：" + "x" * 5000 + "@b.com 结束"  # a pasted blob: the address part goes, the text stays
+    assert "<EMAIL>" in scrub(pasted).text and scrub(pasted).text.endswith(" 结束")
+
+
+# Inputs that make a backtracking pattern rescan a long run from each of its starts. Each is scrubbed
+# at 100k and 1M characters; linear time is 10x, so 15x leaves room for a busy machine, while a
+# quadratic pattern would take ~100x (the unbounded email pattern: 1.1 s for 22 kB, 4.5 s for 44 kB).
+ADVERSARIAL = {
+    "letters then @ and b.": lambda n: "a" * (n // 2) + "@" + "b." * (n // 4),
+    "letters": lambda n: "a" * n,
+    "digits": lambda n: "1" * n,
+    "spaced digits": lambda n: "1 " * (n // 2),
+    "dashed digits": lambda n: "1-" * (n // 2),
+    "dots": lambda n: "." * n,
+    "dashes": lambda n: "-" * n,
+    "letter.dot": lambda n: "a." * (n // 2),
+    "@": lambda n: "@" * n,
+    "a@": lambda n: "a@" * (n // 2),
+    "://": lambda n: "://" * (n // 3),
+    "http://": lambda n: "http://" * (n // 7),
+    "cue words": lambda n: "微信号号号号" * (n // 6),
+    "qq cues with digits": lambda n: "qq:1 " * (n // 5),
+    "many addresses": lambda n: "ab@cd.com " * (n // 10),
+}
+
+
+def _seconds(text: str) -> float:
+    """Best of three, the garbage collector paused (its passes over many hit objects are noise here)."""
+    import gc
+    import time
+
+    best = float("inf")
+    gc.disable()
+    try:
+        for _ in range(3):
+            started = time.perf_counter()
+            scrub(text)
+            best = min(best, time.perf_counter() - started)
+    finally:
+        gc.enable()
+    return best
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+def test_scrubbing_time_grows_linearly_on_adversarial_input(name):
+    make = ADVERSARIAL[name]
+    small, large = _seconds(make(100_000)), _seconds(make(1_000_000))
+    assert large < 15 * max(small, 0.002), f"{name}: 100k chars {small:.3f} s, 1M chars {large:.3f} s"

@@ -1,10 +1,7 @@
-"""Curated inputs and CLI runners shared by the drafting tests and bench/draft.py."""
+"""Curated inputs shared by the drafting tests and bench/draft.py."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from empathyqa.io import write_parquet_atomic
@@ -39,16 +36,3 @@ def thread(n: int, answers: list[dict] | None = None, risk: str = "none") -> dic
 
 def write_curated(folder: Path, threads: list[dict]) -> Path:
     return write_parquet_atomic(conform(threads, CURATED_THREAD), Path(folder) / "curated.parquet")
-
-
-def run_cli(args: list[str], timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
-    full_env.pop("OPENAI_BASE_URL", None) if "OPENAI_BASE_URL" not in (env or {}) else None
-    return subprocess.run(
-        [sys.executable, "-m", "annotation", *args],
-        cwd=REPO,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )

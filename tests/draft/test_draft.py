@@ -7,12 +7,12 @@ import sys
 
 import pyarrow.parquet as pq
 import pytest
-from _draft_helpers import run_cli, thread, write_curated
-from openai_stub import Fault, OpenAIStub
+from _draft_helpers import thread, write_curated
 
 from annotation.draft import drafter as draft
 from annotation.draft.prompting import ReplyError, load_prompt, parse_reply
 from annotation.draft.selection import select_pairs
+from annotation.sample_endpoint import Fault
 
 FAST = ["--timeout", "1", "--backoff-base", "0.02", "--backoff-max", "0.2", "--max-retries", "3"]
 
@@ -113,10 +113,10 @@ FAULTS = {
 }
 
 
-def test_every_pair_ends_drafted_or_failed_with_the_right_reason(tmp_path):
+def test_every_pair_ends_drafted_or_failed_with_the_right_reason(tmp_path, fake_endpoint):
     write_curated(tmp_path / "cur", [thread(i) for i in range(14)])
     faults = [f for fs, _ in FAULTS.values() for f in fs]
-    with OpenAIStub(faults=faults) as stub:
+    with fake_endpoint(faults=faults) as stub:
         assert run_draft(tmp_path / "cur", tmp_path / "out", stub) == 0
         retried_429 = [r for r in stub.requests if "问题1：" in r["user"]]
     drafted, failed = records(tmp_path / "out"), failures(tmp_path / "out")
@@ -137,11 +137,11 @@ def test_every_pair_ends_drafted_or_failed_with_the_right_reason(tmp_path):
     assert row["draft"]["l1"] == row["l1"] and json.loads(row["raw_reply"])["l1"] == row["l1"]
 
 
-def test_cache_prevents_repeat_calls_and_redrafts_only_changed_text(tmp_path):
+def test_cache_prevents_repeat_calls_and_redrafts_only_changed_text(tmp_path, fake_endpoint):
     threads = [thread(i) for i in range(5)]
     write_curated(tmp_path / "cur", threads)
     out = tmp_path / "out"
-    with OpenAIStub() as stub:
+    with fake_endpoint() as stub:
         assert run_draft(tmp_path / "cur", out, stub) == 0
         first = stub.count()
         assert first == 5 + 1  # five drafts and one probe
@@ -156,23 +156,23 @@ def test_cache_prevents_repeat_calls_and_redrafts_only_changed_text(tmp_path):
     assert len(records(out)) == 5
 
 
-def test_probe_falls_back_to_json_object_then_text_and_is_remembered(tmp_path):
+def test_probe_falls_back_to_json_object_then_text_and_is_remembered(tmp_path, fake_endpoint):
     write_curated(tmp_path / "cur", [thread(i) for i in range(3)])
-    with OpenAIStub(modes=("json_object", "text")) as stub:
+    with fake_endpoint(modes=("json_object", "text")) as stub:
         assert run_draft(tmp_path / "cur", tmp_path / "a", stub) == 0
         formats = [(r["body"].get("response_format") or {}).get("type") for r in stub.requests]
         assert formats[:2] == ["json_schema", "json_object"] and set(formats[2:]) == {"json_object"}
     probe = json.loads((tmp_path / "a" / draft.PROBE_FILE).read_text())
     assert [v["mode"] for v in probe.values()] == ["json_object"]
-    with OpenAIStub(modes=("text",), unsupported="ignore") as stub:  # ignores response_format silently
+    with fake_endpoint(modes=("text",), unsupported="ignore") as stub:  # ignores response_format silently
         assert run_draft(tmp_path / "cur", tmp_path / "b", stub) == 0
         assert len(records(tmp_path / "b")) == 3
         assert all("response_format" not in r["body"] for r in stub.requests[2:])
 
 
-def test_rpm_limit_spaces_requests(tmp_path):
+def test_rpm_limit_spaces_requests(tmp_path, fake_endpoint):
     write_curated(tmp_path / "cur", [thread(i) for i in range(4)])
-    with OpenAIStub() as stub:
+    with fake_endpoint() as stub:
         assert (
             run_draft(
                 tmp_path / "cur", tmp_path / "out", stub, "--rpm", "120", "--response-format", "json_object"
@@ -184,9 +184,10 @@ def test_rpm_limit_spaces_requests(tmp_path):
     assert len(times) == 4 and times[-1] - times[0] < 2
 
 
-def test_dry_run_estimates_without_calling(tmp_path):
+def test_dry_run_estimates_without_calling(tmp_path, cli):
     write_curated(tmp_path / "cur", [thread(i) for i in range(3)])
-    result = run_cli(
+    result = cli(
+        "annotation",
         [
             "draft",
             str(tmp_path / "cur"),
@@ -195,7 +196,7 @@ def test_dry_run_estimates_without_calling(tmp_path):
             "--model",
             "gpt-4o-mini",
             "--dry-run",
-        ]
+        ],
     )
     assert result.returncode == 0, result.stderr
     assert "no request made" in result.stderr and "requests needed" in result.stderr
@@ -211,7 +212,10 @@ def test_dry_run_estimates_without_calling(tmp_path):
             "not found",
         ),
         (["{bad}", "--out", "o", "--model", "m", "--base-url", "http://x"], "not a readable Parquet"),
-        (["{bad_table}", "--out", "o", "--model", "m", "--base-url", "http://x"], "not a curated set"),
+        (
+            ["{bad_table}", "--out", "o", "--model", "m", "--base-url", "http://x"],
+            "is missing column(s) answers, body",
+        ),
         (["{cur}", "--out", "o", "--model", "m"], "OPENAI_API_KEY"),
         (
             ["{cur}", "--out", "{out}", "--model", "m", "--base-url", "http://127.0.0.1:9/v1", *FAST],
@@ -246,23 +250,24 @@ def test_bad_input_gives_one_clear_message(tmp_path, monkeypatch, capsys, args, 
     assert message in capsys.readouterr().err
 
 
-def test_cli_errors_have_no_traceback(tmp_path):
+def test_cli_errors_have_no_traceback(tmp_path, cli):
     missing = str(tmp_path / "missing")
-    result = run_cli(["draft", missing, "--out", str(tmp_path / "o"), "--base-url", "http://x"])
+    result = cli("annotation", ["draft", missing, "--out", str(tmp_path / "o"), "--base-url", "http://x"])
     assert (
         result.returncode == 2 and "--model is required" in result.stderr and "Traceback" not in result.stderr
     )
-    result = run_cli(
-        ["draft", missing, "--out", str(tmp_path / "o"), "--model", "m", "--base-url", "http://x"]
+    result = cli(
+        "annotation",
+        ["draft", missing, "--out", str(tmp_path / "o"), "--model", "m", "--base-url", "http://x"],
     )
     assert result.returncode == 2 and result.stderr.strip().startswith("error: curated set not found")
 
 
-def test_probe_survives_a_transient_error_and_think_blocks_are_ignored(tmp_path):
+def test_probe_survives_a_transient_error_and_think_blocks_are_ignored(tmp_path, fake_endpoint):
     write_curated(tmp_path / "cur", [thread(1)])
 
     probe_fault = Fault("status", status=503, retry_after=0, match="请只输出这个 JSON")
-    with OpenAIStub(faults=[probe_fault]) as stub:
+    with fake_endpoint(faults=[probe_fault]) as stub:
         assert run_draft(tmp_path / "cur", tmp_path / "out", stub) == 0
         assert [r["fault"] for r in stub.requests][:2] == ["status", None]
     probe = json.loads((tmp_path / "out" / draft.PROBE_FILE).read_text())
@@ -271,14 +276,14 @@ def test_probe_survives_a_transient_error_and_think_blocks_are_ignored(tmp_path)
     assert parse_reply(reply, "json_object").l1 == GOOD["l1"]
 
 
-def test_rerun_retries_transient_failures_but_not_settled_ones_unless_asked(tmp_path):
+def test_rerun_retries_transient_failures_but_not_settled_ones_unless_asked(tmp_path, fake_endpoint):
     write_curated(tmp_path / "cur", [thread(i) for i in range(3)])
     faults = [
         Fault("length", match="问题1：", times=-1),
         Fault("status", status=503, match="问题2：", times=4),
     ]
     out = tmp_path / "out"
-    with OpenAIStub(faults=faults) as stub:
+    with fake_endpoint(faults=faults) as stub:
         assert run_draft(tmp_path / "cur", out, stub) == 0
         assert failures(out) == {"sample:00001": "length", "sample:00002": "server_error"}
         assert run_draft(tmp_path / "cur", out, stub) == 0  # the 503s have run out: pair 2 drafts now
@@ -291,7 +296,7 @@ def test_rerun_retries_transient_failures_but_not_settled_ones_unless_asked(tmp_
         assert stub.count(match="问题1：") == 2
 
 
-def test_reviewed_records_are_never_redrafted_and_one_run_per_folder(tmp_path):
+def test_reviewed_records_are_never_redrafted_and_one_run_per_folder(tmp_path, fake_endpoint):
     from annotation.draft.store import DraftStore, StoreBusy
     from empathyqa.io import write_parquet_atomic
     from empathyqa.schema import COE_RECORD, conform
@@ -301,7 +306,7 @@ def test_reviewed_records_are_never_redrafted_and_one_run_per_folder(tmp_path):
     reviewed = {"question_id": "sample:00000", "answer_id": "a0", "status": "accepted", **GOOD}
     write_parquet_atomic(conform([reviewed], COE_RECORD), out / "coe.parquet")
     holder = DraftStore(out)
-    with OpenAIStub() as stub:
+    with fake_endpoint() as stub:
         assert run_draft(tmp_path / "cur", out, stub) == 2  # the folder is busy
         assert stub.count() == 0
         holder.close()

@@ -6,13 +6,13 @@ import json
 
 import pyarrow.parquet as pq
 from _draft_helpers import thread, write_curated
-from openai_stub import Fault, OpenAIStub
 
 from annotation.draft import batch
 from annotation.draft import drafter as draft
+from annotation.sample_endpoint import Fault
 
 
-def test_export_submit_poll_ingest_then_draft_only_the_failures(tmp_path):
+def test_export_submit_poll_ingest_then_draft_only_the_failures(tmp_path, fake_endpoint):
     write_curated(tmp_path / "cur", [thread(i) for i in range(6)])
     jsonl, out = tmp_path / "b" / "batch.jsonl", tmp_path / "out"
     assert batch.main(["export", str(tmp_path / "cur"), "--out", str(jsonl), "--model", "m1"]) == 0
@@ -28,7 +28,7 @@ def test_export_submit_poll_ingest_then_draft_only_the_failures(tmp_path):
         Fault("missing_layer", match="问题3："),
         Fault("status", status=500, match="问题4："),
     ]
-    with OpenAIStub(faults=faults) as stub:
+    with fake_endpoint(faults=faults) as stub:
         args = ["--base-url", stub.url, "--interval", "0.05", "--out", str(out)]
         assert batch.main(["submit", str(jsonl), "--wait", *args]) == 0
         assert stub.count(path="/v1/files") == 1 and stub.count() == 6
@@ -121,21 +121,11 @@ def test_ingest_reports_bad_lines_unknown_ids_and_missing_results(tmp_path, caps
     assert failed == {"sample:00001/a1": "batch_error", "sample:00002/a2": "missing_in_results"}
 
 
-def test_submit_to_an_endpoint_without_batches_says_so(tmp_path, capsys):
+def test_submit_to_an_endpoint_without_batches_says_so(tmp_path, capsys, fake_endpoint):
     jsonl = tmp_path / "batch.jsonl"
     jsonl.write_text("{}\n")
-    import threading
-    from http.server import ThreadingHTTPServer
-
-    from annotation import sample_endpoint  # serves chat only
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), sample_endpoint.Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-        assert batch.main(["submit", str(jsonl), "--base-url", url]) == 1
-    finally:
-        server.shutdown()
+    with fake_endpoint(batch_api=False) as fake:
+        assert batch.main(["submit", str(jsonl), "--base-url", fake.url]) == 1
     assert "offers no Batch API" in capsys.readouterr().err
     assert (
         batch.main(["ingest", str(tmp_path / "missing.jsonl"), "--manifest", "x", "--out", str(tmp_path)])

@@ -13,10 +13,10 @@ import time
 
 import pyarrow.parquet as pq
 from _draft_helpers import REPO, thread, write_curated
-from openai_stub import Fault, OpenAIStub, default_layers
 
 from annotation.draft import drafter as draft
 from annotation.draft.prompting import parse_reply
+from annotation.sample_endpoint import Fault, stock_layers
 
 FAST = ["--timeout", "1", "--backoff-base", "0.02", "--backoff-max", "0.2", "--max-retries", "3"]
 GOOD = {
@@ -68,10 +68,10 @@ CASES = {
 }
 
 
-def test_hostile_endpoint_every_pair_drafted_or_failed_with_its_reason(tmp_path):
+def test_hostile_endpoint_every_pair_drafted_or_failed_with_its_reason(tmp_path, fake_endpoint):
     write_curated(tmp_path / "cur", [thread(i) for i in CASES])
     faults = [f for fs, _, _ in CASES.values() for f in fs]
-    with OpenAIStub(faults=faults) as stub:
+    with fake_endpoint(faults=faults) as stub:
         started = time.monotonic()
         assert run_draft(tmp_path / "cur", tmp_path / "out", stub) == 0
         assert time.monotonic() - started < 8  # the trickled reply was cut at the request timeout
@@ -88,14 +88,14 @@ def test_hostile_endpoint_every_pair_drafted_or_failed_with_its_reason(tmp_path)
     assert usage["prompt_tokens"] > 100 and usage["completion_tokens"] > 10  # estimated, not zero
 
 
-def test_retry_after_as_float_and_as_http_date_is_honoured(tmp_path):
+def test_retry_after_as_float_and_as_http_date_is_honoured(tmp_path, fake_endpoint):
     write_curated(tmp_path / "cur", [thread(1), thread(2)])
     when = email.utils.formatdate(time.time() + 1.5, usegmt=True)  # whole seconds: waits 0.5-1.5 s
     faults = [
         Fault("status", status=429, retry_after="0.4", match="问题1："),
         Fault("status", status=429, retry_after=when, match="问题2："),
     ]
-    with OpenAIStub(faults=faults) as stub:
+    with fake_endpoint(faults=faults) as stub:
         assert run_draft(tmp_path / "cur", tmp_path / "out", stub) == 0
         gaps = {}
         for n in (1, 2):
@@ -105,13 +105,13 @@ def test_retry_after_as_float_and_as_http_date_is_honoured(tmp_path):
     assert len(outcome(tmp_path / "out")[0]) == 2
 
 
-def test_probe_moves_on_when_json_schema_gets_500s_and_accepts_upper_case_keys(tmp_path):
+def test_probe_moves_on_when_json_schema_gets_500s_and_accepts_upper_case_keys(tmp_path, fake_endpoint):
     write_curated(tmp_path / "cur", [thread(i) for i in range(2)])
 
     def upper(body):
-        return {k.upper(): v for k, v in default_layers(body).items()}
+        return {k.upper(): v for k, v in stock_layers(body).items()}
 
-    with OpenAIStub(modes=("json_object", "text"), unsupported="fail", reply=upper) as stub:
+    with fake_endpoint(modes=("json_object", "text"), unsupported="fail", reply=upper) as stub:
         assert run_draft(tmp_path / "cur", tmp_path / "out", stub) == 0
         formats = [(r["body"].get("response_format") or {}).get("type") for r in stub.requests]
     assert formats.count("json_schema") == 4  # one probe, retried 3 times
@@ -121,10 +121,10 @@ def test_probe_moves_on_when_json_schema_gets_500s_and_accepts_upper_case_keys(t
     assert len(outcome(tmp_path / "out")[0]) == 2
 
 
-def test_refused_key_stops_the_run_without_marking_pairs_failed(tmp_path, capsys):
+def test_refused_key_stops_the_run_without_marking_pairs_failed(tmp_path, capsys, fake_endpoint):
     write_curated(tmp_path / "cur", [thread(i) for i in range(6)])
     out = tmp_path / "out"
-    with OpenAIStub() as stub:
+    with fake_endpoint() as stub:
         assert run_draft(tmp_path / "cur", out, stub, "--limit", "1") == 0  # probe remembered
         stub.add_fault(Fault("status", status=401, times=-1))
         assert run_draft(tmp_path / "cur", out, stub, "--concurrency", "1") == 1
@@ -137,11 +137,11 @@ def test_refused_key_stops_the_run_without_marking_pairs_failed(tmp_path, capsys
     assert len(outcome(out)[0]) == 6
 
 
-def test_sigterm_saves_what_arrived_like_ctrl_c(tmp_path):
+def test_sigterm_saves_what_arrived_like_ctrl_c(tmp_path, fake_endpoint):
     write_curated(tmp_path / "cur", [thread(i) for i in range(30)])
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    with OpenAIStub(latency=0.1) as stub:
+    with fake_endpoint(latency=0.1) as stub:
         args = [sys.executable, "-m", "annotation", "draft", str(tmp_path / "cur"), "--out", str(out)]
         args += ["--model", "m1", "--base-url", stub.url, "--concurrency", "2"]
         proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -161,11 +161,11 @@ def test_sigterm_saves_what_arrived_like_ctrl_c(tmp_path):
         assert stub.count() - before == 30 - saved  # only what was missing
 
 
-def test_ctrl_c_pressed_repeatedly_neither_hangs_nor_loses_drafts(tmp_path):
+def test_ctrl_c_pressed_repeatedly_neither_hangs_nor_loses_drafts(tmp_path, fake_endpoint):
     write_curated(tmp_path / "cur", [thread(i) for i in range(200)])
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    with OpenAIStub(latency=0.05) as stub:
+    with fake_endpoint(latency=0.05) as stub:
         args = [sys.executable, "-m", "annotation", "draft", str(tmp_path / "cur"), "--out", str(out)]
         args += ["--model", "m1", "--base-url", stub.url, "--concurrency", "16"]
         proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -186,9 +186,9 @@ def test_ctrl_c_pressed_repeatedly_neither_hangs_nor_loses_drafts(tmp_path):
         assert stub.count() - before == 200 - saved
 
 
-def test_unreachable_endpoint_says_connection_refused_not_timeout(tmp_path, capsys):
+def test_unreachable_endpoint_says_connection_refused_not_timeout(tmp_path, capsys, fake_endpoint):
     write_curated(tmp_path / "cur", [thread(1)])
-    with OpenAIStub() as stub:
+    with fake_endpoint() as stub:
         url = stub.url  # a port that was just free and is closed again
     args = [str(tmp_path / "cur"), "--out", str(tmp_path / "out"), "--model", "m1", "--base-url", url, *FAST]
     assert draft.main(args) == 1

@@ -13,7 +13,8 @@ from collections import Counter
 
 import pyarrow.parquet as pq
 from _draft_helpers import REPO, thread, write_curated
-from openai_stub import Fault, OpenAIStub
+
+from annotation.sample_endpoint import Fault
 
 PAIRS = 40
 CONCURRENCY = 4
@@ -30,7 +31,7 @@ def drafted_in_shards(out) -> set[str]:
     return found
 
 
-def test_killed_run_resumes_without_losing_or_repeating(tmp_path):
+def test_killed_run_resumes_without_losing_or_repeating(tmp_path, fake_endpoint):
     write_curated(tmp_path / "cur", [thread(i) for i in range(PAIRS)])
     out = tmp_path / "out"
     faults = [
@@ -50,7 +51,7 @@ def test_killed_run_resumes_without_losing_or_repeating(tmp_path):
     ]
     args += ["--concurrency", str(CONCURRENCY), "--timeout", "5", "--backoff-base", "0.02"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    with OpenAIStub(latency=0.1, faults=faults) as stub:
+    with fake_endpoint(latency=0.1, faults=faults) as stub:
         args += ["--base-url", stub.url]
         proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30
@@ -83,7 +84,7 @@ def test_killed_run_resumes_without_losing_or_repeating(tmp_path):
     assert not (out / "parts").exists() or not list((out / "parts").glob("*.jsonl"))
 
 
-def test_ctrl_c_saves_what_arrived_and_says_so(tmp_path):
+def test_ctrl_c_saves_what_arrived_and_says_so(tmp_path, fake_endpoint):
     write_curated(tmp_path / "cur", [thread(i) for i in range(PAIRS)])
     out = tmp_path / "out"
     args = [
@@ -98,7 +99,7 @@ def test_ctrl_c_saves_what_arrived_and_says_so(tmp_path):
         "m1",
     ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    with OpenAIStub(latency=0.1) as stub:
+    with fake_endpoint(latency=0.1) as stub:
         args += ["--base-url", stub.url, "--concurrency", "2"]
         proc = subprocess.Popen(
             args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True

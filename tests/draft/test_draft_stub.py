@@ -1,4 +1,4 @@
-"""The reusable OpenAI-compatible stub: scripted replies, faults, counts, and its process mode."""
+"""The fake endpoint scripted: replies, faults, counts, and its process mode."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import openai
 import pytest
 from _draft_helpers import REPO
 from openai import OpenAI
-from openai_stub import Fault, OpenAIStub
+
+from annotation.sample_endpoint import Fault
 
 
-def test_scripted_reply_faults_and_counts():
-    with OpenAIStub(
+def test_scripted_reply_faults_and_counts(fake_endpoint):
+    with fake_endpoint(
         reply=lambda body: '{"score": 4}', faults=[Fault("status", status=429, retry_after=0.01)]
     ) as stub:
         client = OpenAI(base_url=stub.url, api_key="x", max_retries=0)
@@ -28,8 +29,8 @@ def test_scripted_reply_faults_and_counts():
         assert [r["fault"] for r in stub.requests] == ["status", None]
 
 
-def test_modes_rejected_or_ignored():
-    with OpenAIStub(modes=("text",)) as stub:
+def test_modes_rejected_or_ignored(fake_endpoint):
+    with fake_endpoint(modes=("text",)) as stub:
         client = OpenAI(base_url=stub.url, api_key="x", max_retries=0)
         with pytest.raises(openai.BadRequestError):
             client.chat.completions.create(
@@ -44,9 +45,10 @@ def test_modes_rejected_or_ignored():
 def test_process_mode_writes_its_port_and_serves_stats(tmp_path):
     port_file = tmp_path / "port"
     proc = subprocess.Popen(
-        [sys.executable, str(REPO / "tests" / "openai_stub.py"), "--port-file", str(port_file),
+        [sys.executable, "-m", "annotation.sample_endpoint", "--reply", "stock", "--port-file", str(port_file),
          "--faults", '[{"kind": "status", "status": 500}]'],
-        stdout=subprocess.DEVNULL,
+        cwd=REPO,
+        stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 20

@@ -1,20 +1,14 @@
-"""Fixtures for the evaluation tests: a small release split, generation files, a scripted judge."""
+"""Data builders for the evaluation tests: a small release split, generation files, judge prompts."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import subprocess
-import sys
-import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from aiohttp import web
 
 from empathyqa.coe import build_prompt, format_completion
 from empathyqa.schema import RELEASE_ROW, conform, pair_id
@@ -101,83 +95,7 @@ def write_generation(
     return path
 
 
-def run_cli(
-    args: list[str], timeout: int = 120, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess:
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "training.evaluate", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
-
-
 ANSWER_BLOCK = re.compile(r"【回答([A-Z])】\n(.*?)(?=\n\n【回答[A-Z]】|\n\n只输出 JSON|\Z)", re.S)
-
-
-class ScriptedChatServer:
-    """An OpenAI-compatible /v1/chat/completions on 127.0.0.1 whose replies come from `reply(body)`.
-
-    `reply` returns the assistant text, or an int HTTP status to fail with. Every request body is
-    kept in `requests`.
-    """
-
-    def __init__(self, reply: Callable[[dict[str, Any]], str | int]):
-        self.reply = reply
-        self.requests: list[dict[str, Any]] = []
-        self._loop = asyncio.new_event_loop()
-        self._thread: threading.Thread | None = None
-        self.url = ""
-
-    async def _chat(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.requests.append(body)
-        answer = self.reply(body)
-        if isinstance(answer, int):
-            message = "response_format is not supported" if answer == 400 else "scripted failure"
-            return web.json_response({"error": {"message": message}}, status=answer)
-        return web.json_response(
-            {
-                "id": f"chatcmpl-{len(self.requests)}",
-                "object": "chat.completion",
-                "created": 0,
-                "model": body.get("model"),
-                "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}
-                ],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-            }
-        )
-
-    def __enter__(self) -> ScriptedChatServer:
-        ready = threading.Event()
-
-        async def serve() -> None:
-            app = web.Application()
-            app.router.add_post("/v1/chat/completions", self._chat)
-            self._runner = web.AppRunner(app, access_log=None)
-            await self._runner.setup()
-            await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-            self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/v1"
-            ready.set()
-
-        def run() -> None:
-            self._loop.run_until_complete(serve())
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-        assert ready.wait(10), "stub server did not start"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
 
 
 def shown_answers(body: dict[str, Any]) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from _evaluate_helpers import run_cli, write_generation
+from _evaluate_helpers import write_generation
 
 from training.evaluate.ranking import DIMENSIONS
 
@@ -17,19 +17,21 @@ def ranker_result(dimension: str, labels: list[str]) -> dict:
         "from_name": dimension,
         "to_name": f"{dimension}_answers",
         "type": "ranker",
-        "value": {"ranker": {"_": labels}},  # as Label Studio 1.23's editor saves a bucketless Ranker
+        # as Label Studio 1.23's editor saves it once every answer was dragged into the ranked column
+        "value": {"ranker": {"_": [], f"{dimension}_ranked": labels}},
     }
 
 
 @pytest.mark.slow
 @pytest.mark.labelstudio
-def test_push_annotate_pull(tmp_path, label_studio):
+def test_push_annotate_pull(tmp_path, label_studio, cli):
     posts = [f"q{i}" for i in range(4)]
     for system, word in QUALITY.items():
         write_generation(tmp_path / "gen", system, {q: f"{word}：对 {q} 的回答" for q in posts})
     state_path = tmp_path / "human_round.json"
     env = label_studio.env()
-    proc = run_cli(
+    proc = cli(
+        "training.evaluate",
         [
             "human",
             "push",
@@ -62,7 +64,6 @@ def test_push_annotate_pull(tmp_path, label_studio):
         orders.add(tuple(labels.values()))
     assert len(orders) > 1  # shuffled per task
 
-    in_shown_order = 0
     annotators = {
         name: label_studio.create_user(f"{name}-{state['project_id']}@example.com")
         for name in ("alice", "bob", "carol")
@@ -73,16 +74,19 @@ def test_push_annotate_pull(tmp_path, label_studio):
         swapped = [label_of[s] for s in ("beta", "alpha", "gamma")]
         alice = [ranker_result(d, best_first) for d in DIMENSIONS]
         bob = [ranker_result(d, swapped if d == "suggestions" else best_first) for d in DIMENSIONS]
-        in_shown_order += sum(r["value"]["ranker"]["_"] == ["A", "B", "C"] for r in alice + bob)
         annotators["alice"].client().annotations.create(id=task.id, result=alice, lead_time=12.0)
         annotators["bob"].client().annotations.create(id=task.id, result=bob, lead_time=15.0)
     # carol leaves an incomplete ranking on one task and skips another: both are left out
-    annotators["carol"].client().annotations.create(id=tasks[0].id, result=[ranker_result("comfort", ["A"])])
+    partial = ranker_result("comfort", ["A"])
+    partial["value"]["ranker"]["_"] = ["B", "C"]
+    annotators["carol"].client().annotations.create(id=tasks[0].id, result=[partial])
     annotators["carol"].client().annotations.create(id=tasks[1].id, result=[], was_cancelled=True)
 
     out = tmp_path / "human"
-    proc = run_cli(
-        ["human", "pull", "--state", str(state_path), "--out", str(out), "--bootstrap", "200"], env=env
+    proc = cli(
+        "training.evaluate",
+        ["human", "pull", "--state", str(state_path), "--out", str(out), "--bootstrap", "200"],
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads((out / "report.json").read_text())
@@ -92,7 +96,6 @@ def test_push_annotate_pull(tmp_path, label_studio):
         "incomplete_rankings": 1,
         "unranked_dimensions": 4,  # carol's incomplete annotation ranked nothing usable
         "unknown_tasks": 0,
-        "rankings_in_shown_order": in_shown_order,
     }
     overall = report["table"]["overall"]["systems"]
     # per post: alpha (1+1+1+1.5)/4, beta (2+2+2+1.5)/4, gamma 3
@@ -118,11 +121,14 @@ def test_push_annotate_pull(tmp_path, label_studio):
 def test_annotations_to_judgements_without_a_server():
     from training.evaluate.human import annotation_judgements, label_config, ranking_ids
 
-    assert ranking_ids({"ranker": ["B", "A"]}) == ["B", "A"]  # the shape older Label Studio saves
-    assert ranking_ids({"ranker": {"comfort": ["A", "B"]}}) == ["A", "B"]
-    assert ranking_ids({"ranker": {"_": ["A", "B"], "empty": []}}) == ["A", "B"]
-    assert ranking_ids({"ranker": {"x": ["A"], "y": ["B"]}}) is None  # buckets: not a ranking
-    assert ranking_ids("nonsense") is None
+    labels = ["A", "B"]
+    assert ranking_ids({"ranker": {"_": [], "comfort_ranked": ["B", "A"]}}, "comfort", labels) == ["B", "A"]
+    # untouched: the editor saves every answer in the left column, in the shown order: no ranking
+    assert ranking_ids({"ranker": {"_": ["A", "B"], "comfort_ranked": []}}, "comfort") is None
+    assert ranking_ids({"ranker": {"_": ["B"], "comfort_ranked": ["A"]}}, "comfort", labels) is None  # half
+    assert ranking_ids({"ranker": {"_": [], "fluency_ranked": ["A", "B"]}}, "comfort") is None
+    assert ranking_ids({"ranker": ["B", "A"]}, "comfort") is None  # a bare list says nothing was moved
+    assert ranking_ids("nonsense", "comfort") is None
     state = {"tasks": {"7": {"question_id": "q0", "labels": {"A": "sft", "B": "reference"}}}}
     tasks = [
         {
@@ -131,18 +137,29 @@ def test_annotations_to_judgements_without_a_server():
                 {"completed_by": 1, "result": [ranker_result(d, ["B", "A"]) for d in DIMENSIONS]},
                 {"completed_by": {"id": 2}, "result": [ranker_result("fluency", ["A", "B"])]},
                 {"completed_by": 3, "result": [ranker_result("comfort", ["A", "A"])]},
+                {  # submitted untouched: in the shown order, but nothing was ranked
+                    "completed_by": 4,
+                    "result": [
+                        {
+                            "from_name": d,
+                            "to_name": f"{d}_answers",
+                            "type": "ranker",
+                            "value": {"ranker": {"_": ["A", "B"], f"{d}_ranked": []}},
+                        }
+                        for d in DIMENSIONS
+                    ],
+                },
             ],
         },
         {"id": 99, "annotations": []},
     ]
     judgements, counts = annotation_judgements(state, tasks)
     assert counts == {
-        "annotations": 3,
+        "annotations": 4,
         "cancelled": 0,
         "incomplete_rankings": 1,
-        "unranked_dimensions": 7,
+        "unranked_dimensions": 11,  # 0 + 3 + 4 + 4: annotator 4's untouched rankers count for nothing
         "unknown_tasks": 1,
-        "rankings_in_shown_order": 1,  # annotator 2's A, B on fluency
     }
     assert {(j.source, j.dimension, j.ranking) for j in judgements if j.dimension == "fluency"} == {
         ("annotator-1", "fluency", ("reference", "sft")),
@@ -150,3 +167,4 @@ def test_annotations_to_judgements_without_a_server():
     }
     config = label_config(3)
     assert config.count("<Ranker") == 4 and "$answer_C" in config and "$answer_D" not in config
+    assert config.count('required="true"') == 4 and 'title="fluency"' not in config  # Chinese titles

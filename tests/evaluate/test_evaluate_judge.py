@@ -1,13 +1,13 @@
-"""The LLM judge against the local OpenAI-compatible stub (tests/openai_stub.py) scripted to rank."""
+"""The LLM judge against the fake endpoint (annotation/sample_endpoint.py) scripted to rank."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from _evaluate_helpers import run_cli, shown_answers, write_generation
-from openai_stub import Fault, OpenAIStub
+from _evaluate_helpers import shown_answers, write_generation
 
+from annotation.sample_endpoint import Fault
 from training.evaluate.judge import JudgeOptions, PostAnswers, parse_ranking, presentation_orders, run_judge
 from training.evaluate.ranking import DIMENSIONS, win_table
 
@@ -47,14 +47,14 @@ def test_presentation_orders_swap_positions():
     assert len(presentation_orders(["a", "b"], 5, random.Random(0))) == 2  # only two distinct orders exist
 
 
-def test_position_bias_is_cancelled_by_swapping():
+def test_position_bias_is_cancelled_by_swapping(fake_endpoint):
     """A judge that always prefers the first position: after swapping, every system ties."""
     always_abc = {d: ["A", "B", "C"] for d in DIMENSIONS}
     posts = [
         PostAnswers(f"q{i}", f"帖子{i}", {"x": f"回答x{i}", "y": f"回答y{i}", "z": f"回答z{i}"})
         for i in range(3)
     ]
-    with OpenAIStub(reply=lambda body: always_abc) as server:
+    with fake_endpoint(reply=lambda body: always_abc) as server:
         judgements, log = run_judge(
             posts, ["x", "y", "z"], JudgeOptions(model="judge", base_url=server.url, orders=2)
         )
@@ -73,7 +73,7 @@ def test_position_bias_is_cancelled_by_swapping():
         assert table["overall"]["systems"][system]["mean_rank"]["value"] == pytest.approx(2.0)
 
 
-def test_judge_report_maps_rankings_back_to_systems(tmp_path):
+def test_judge_report_maps_rankings_back_to_systems(tmp_path, fake_endpoint, cli):
     # beta writes the good answer on q0..q2, alpha on q3; gamma is always bad
     good_of = {"q0": "beta", "q1": "beta", "q2": "beta", "q3": "alpha"}
     answers: dict[str, dict[str, str]] = {"alpha": {}, "beta": {}, "gamma": {}}
@@ -84,10 +84,11 @@ def test_judge_report_maps_rankings_back_to_systems(tmp_path):
         answers["gamma"][qid] = f"差回答（{qid}）"
     for system, by_qid in answers.items():
         write_generation(tmp_path / "gen", system, by_qid)
-    with OpenAIStub(reply=quality_judge) as server:
-        proc = run_cli(
+    with fake_endpoint(reply=quality_judge) as server:
+        proc = cli(
+            "training.evaluate",
             ["score", str(tmp_path / "gen"), "--out", str(tmp_path / "rep"), "--judge-model", "judge"]
-            + ["--judge-base-url", server.url, "--bootstrap", "200", "--k", "1", "2"]
+            + ["--judge-base-url", server.url, "--bootstrap", "200", "--k", "1", "2"],
         )
     assert proc.returncode == 0, proc.stderr
     assert len(server.requests) == 8  # 4 posts x 2 orders
@@ -119,7 +120,7 @@ def test_judge_report_maps_rankings_back_to_systems(tmp_path):
     assert (tmp_path / "rep" / "win_at_k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_invalid_replies_are_retried_then_counted(tmp_path):
+def test_invalid_replies_are_retried_then_counted(tmp_path, fake_endpoint, cli):
     def in_label_order(body):
         return {d: sorted(shown_answers(body)) for d in DIMENSIONS}
 
@@ -129,10 +130,11 @@ def test_invalid_replies_are_retried_then_counted(tmp_path):
         Fault("malformed_content", match="a-q0", times=1),  # q0: the first try only
         Fault("malformed_content", match="a-q1", times=-1),  # q1 never gets a valid reply
     ]
-    with OpenAIStub(reply=in_label_order, faults=faults) as server:
-        proc = run_cli(
+    with fake_endpoint(reply=in_label_order, faults=faults) as server:
+        proc = cli(
+            "training.evaluate",
             ["score", str(tmp_path / "gen"), "--out", str(tmp_path / "rep"), "--judge-model", "j"]
-            + ["--judge-base-url", server.url, "--judge-concurrency", "1", "--judge-retries", "1"]
+            + ["--judge-base-url", server.url, "--judge-concurrency", "1", "--judge-retries", "1"],
         )
     assert proc.returncode == 0, proc.stderr
     assert server.count() == 7  # q0: 2 + 1 tries, q1: 2 orders x 2 tries
@@ -146,10 +148,11 @@ def test_invalid_replies_are_retried_then_counted(tmp_path):
     assert sorted(e["attempts"] for e in log) == [1, 2, 2, 2]
 
 
-def test_unreachable_judge_is_reported_not_a_traceback(tmp_path):
+def test_unreachable_judge_is_reported_not_a_traceback(tmp_path, cli):
     write_generation(tmp_path / "gen", "a", {"q0": "x"})
     write_generation(tmp_path / "gen", "b", {"q0": "y"})
-    proc = run_cli(
+    proc = cli(
+        "training.evaluate",
         ["score", str(tmp_path / "gen"), "--out", str(tmp_path / "rep"), "--judge-model", "j"]
         + ["--judge-base-url", "http://127.0.0.1:9/v1", "--judge-retries", "0"],
     )
@@ -159,20 +162,20 @@ def test_unreachable_judge_is_reported_not_a_traceback(tmp_path):
     assert "Connection" in report["judge"]["failures"][0]["error"]
 
 
-def test_endpoint_without_response_format_gets_plain_requests():
-    from _evaluate_helpers import ScriptedChatServer
-
+def test_endpoint_without_response_format_gets_plain_requests(fake_endpoint):
     def reply(body):
         if "response_format" in body:
             return 400  # e.g. a model behind an endpoint that has no JSON mode
         return json.dumps({d: sorted(shown_answers(body)) for d in DIMENSIONS})
 
     posts = [PostAnswers(f"q{i}", f"帖子{i}", {"a": f"a{i}", "b": f"b{i}"}) for i in range(2)]
-    with ScriptedChatServer(reply) as server:
+    with fake_endpoint(reply=reply) as server:
         judgements, log = run_judge(
             posts, ["a", "b"], JudgeOptions(model="m", base_url=server.url, concurrency=1)
         )
     assert all(entry["ranking"] for entry in log)
     assert all(entry["attempts"] == 1 for entry in log[1:])
-    assert sum("response_format" in r for r in server.requests) == 1  # asked with it once, then without
+    assert (
+        sum("response_format" in r["body"] for r in server.requests) == 1
+    )  # asked with it once, then without
     assert len(judgements) == 2 * 2 * len(DIMENSIONS)

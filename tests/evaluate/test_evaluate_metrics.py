@@ -117,3 +117,39 @@ def test_kendalls_w_and_agreement():
     assert result["items_with_overlap"] == 1
     assert result["kendalls_w"] == pytest.approx(0.75)
     assert -1.0 <= result["krippendorff_alpha_ordinal"] <= 1.0
+
+
+BLEU_CASES = [
+    (
+        "我能理解你现在的焦虑，失眠真的很折磨人。睡前可以试着放下手机，把担心的事写在纸上，告诉自己明天再处理。",
+        [
+            "失眠确实很折磨人，我能理解你的焦虑。睡前一小时放下手机，把脑子里的担心写下来，明天再去处理它们。",
+            "抱抱你，长期睡不好会让人很疲惫。建议固定起床时间，白天适当运动，必要时寻求医生的帮助。",
+        ],
+    ),
+    (
+        "分手后难过是正常的，允许自己哭一哭。",
+        ["思念是告别的一部分，允许自己难过，慢慢把注意力放回自己的生活上，你并不孤单。"],
+    ),
+    (
+        "领导当众批评你，你觉得自己什么都做不好，这种委屈和自我怀疑我很能体会。一次批评不等于你的全部价值，"
+        "试着把事实和评判分开：他指出的问题里，哪些是可以改进的具体做法？哪些只是情绪化的评价？",
+        [
+            "被当众批评确实让人难堪。一次批评不能定义你的全部价值，可以试着区分事实和评判，找出可以改进的具体地方。",
+            "你的委屈我能感受到。先照顾好自己的情绪，再冷静地想想领导的话里有哪些合理的部分。",
+            "别太在意。",
+        ],
+    ),
+    ("加油", ["加油，你可以的！"]),  # shorter than 4 characters: smoothing and the brevity penalty decide
+]
+
+
+@pytest.mark.parametrize("candidate,references", BLEU_CASES)
+def test_bleu4_matches_nltk_on_chinese_answers(candidate, references):
+    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+
+    expected = sentence_bleu(
+        [chars(r) for r in references], chars(candidate), smoothing_function=SmoothingFunction().method2
+    )
+    assert 0 < expected < 1
+    assert bleu4(candidate, references) == pytest.approx(expected, rel=1e-9)

@@ -10,6 +10,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from curation.release.ids import release_answer_id, release_question_id
+from empathyqa.outputs import write_manifest
 from empathyqa.schema import COE_RECORD, CURATED_THREAD, conform, pair_id
 
 REPO = Path(__file__).resolve().parents[2]
@@ -147,8 +149,12 @@ def write_inputs(
     drafts: list[dict] | None = None,
     reviews: list[dict] | None = None,
     report: dict | None = REPORT,
+    manifest: bool = True,
 ) -> dict[str, Path]:
-    """curated/, coe_draft/ and coe_review/ folders as the earlier stages write them."""
+    """curated/, coe_draft/ and coe_review/ folders as the earlier stages write them.
+
+    The curated folder gets the manifest curation writes (`manifest=False`: a folder from before).
+    """
     paths = {"curated": root / "curated", "draft": root / "coe_draft", "review": root / "coe_review"}
     for path in paths.values():
         path.mkdir(parents=True, exist_ok=True)
@@ -160,6 +166,8 @@ def write_inputs(
         (paths["curated"] / "report.json").write_text(
             json.dumps(report, ensure_ascii=False), encoding="utf-8"
         )
+    if manifest:
+        write_manifest(paths["curated"], "curation", {"salt_fingerprint": "test"})
     pq.write_table(
         conform(sample_drafts() if drafts is None else drafts, COE_RECORD), paths["draft"] / "coe.parquet"
     )
@@ -176,6 +184,7 @@ def build_args(paths: dict[str, Path], out: Path, version: str = "1.0.0", *extra
         "--coe", str(paths["draft"]), str(paths["review"]),
         "--version", version,
         "--out", str(out),
+        "--split", "0.6,0.2,0.2",  # 30 questions: every split gets some
         *extra,
     ]  # fmt: skip
 
@@ -199,4 +208,55 @@ def all_rows(release: Path) -> dict[str, dict]:
 
 
 def pid(qid: str, aid: str) -> str:
-    return pair_id(qid, aid)
+    """The release id of the site's pair (question_id, answer_id)."""
+    return pair_id(release_question_id(qid), release_answer_id(qid, aid))
+
+
+def rid(qid: str) -> str:
+    return release_question_id(qid)
+
+
+def synthetic_curated(n: int, seed: int = 0) -> list[dict]:
+    """Curated-shaped threads from the realistic generator: reposts share a dup_cluster, risk is flagged.
+
+    Identifiers are not planted (curation removes them before a release sees the rows).
+    """
+    from empathyqa.synthetic import generate_corpus
+
+    corpus = generate_corpus(n, seed=seed, pii_rate=0.0, same_id_rate=0.0)
+    cluster_of = {sid: f"repost-{i}" for i, group in enumerate(corpus.truth.repost_groups) for sid in group}
+    rows = []
+    for raw in corpus.threads:
+        sid = raw["source_id"]
+        level = corpus.truth.risk.get(sid, "none")
+        topic, subtopic = corpus.truth.topic.get(sid, (raw["tags"][0], None))
+        rows.append(
+            {
+                "question_id": f"{raw['source']}:{sid}",
+                "source": raw["source"],
+                "source_id": sid,
+                "url": raw["url"],
+                "title": raw["title"],
+                "body": raw["body"],
+                "tags": raw["tags"],
+                "answers": [
+                    {
+                        "answer_id": a["answer_id"],
+                        "body": a["body"],
+                        "author_role": a.get("author_role", "unknown"),
+                        "likes": a.get("likes"),
+                    }
+                    for a in raw["answers"]
+                ],
+                "asked_at": raw.get("asked_at"),
+                "crawled_at": raw.get("crawled_at"),
+                "topic": topic,
+                "subtopic": subtopic,
+                "dup_cluster": cluster_of.get(sid),
+                "risk_level": level,
+                "risk_flags": []
+                if level == "none"
+                else [{"category": "suicide", "level": level, "term": "不想活", "field": "body"}],
+            }
+        )
+    return [r for r in rows if r["answers"]]

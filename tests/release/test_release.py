@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from _release_helpers import (
     all_rows,
     build_args,
     coe_record,
+    pid,
     read_rows,
+    rid,
     run_cli,
     sample_threads,
     thread,
@@ -24,6 +27,7 @@ from curation.release.build import main
 from curation.release.checks import CHECKSUMS_FILE, RELEASE_FILES, checksum_lines
 from curation.release.files import write_split
 from empathyqa.coe import build_prompt, parse_completion
+from empathyqa.outputs import check_output, read_manifest, write_manifest
 from empathyqa.schema import RELEASE_ROW
 
 SPLITS = ("train", "validation", "test")
@@ -47,31 +51,36 @@ def _copy(release: Path, tmp_path: Path) -> Path:
     return copy
 
 
-def _rewrite(release: Path, split: str, rows: list[dict]) -> None:
-    """Replace a split's rows and refresh SHA256SUMS, so only the planted fault is wrong."""
-    write_split(pa.Table.from_pylist(rows, schema=RELEASE_ROW), release / f"{split}.parquet")
+def _rewrite(release: Path, split: str, rows: list[dict], schema: pa.Schema = RELEASE_ROW) -> None:
+    """Replace a split's rows and refresh SHA256SUMS and the manifest, so only the planted fault is wrong."""
+    write_split(pa.Table.from_pylist(rows, schema=schema), release / f"{split}.parquet")
     (release / CHECKSUMS_FILE).write_text(checksum_lines(release, RELEASE_FILES), encoding="utf-8")
+    write_manifest(release, "release", read_manifest(release).meta)
 
 
 # --------------------------------------------------------------------------- files and rows
 def test_release_folder_holds_every_file(release):
     assert sorted(p.name for p in release.iterdir()) == sorted(
         ["train.parquet", "validation.parquet", "test.parquet", "README.md", "schema.json", "SHA256SUMS"]
+        + ["manifest.json"]
     )
     for split in SPLITS:
         assert pq.read_schema(release / f"{split}.parquet").remove_metadata() == RELEASE_ROW
+    manifest = check_output(release, stage="release")
+    assert manifest.meta["include_source_ids"] is False and manifest.meta["stand_in_rows"] == 0
+    assert sum(manifest.rows(f"{s}.parquet") for s in SPLITS) == 59
 
 
 def test_rows_follow_the_review_rules(release):
     rows = all_rows(release)
-    assert "yixinli:101/a1-1" not in rows  # rejected: never released
-    assert rows["yixinli:100/a0-0"]["coe_status"] == "accepted"
-    assert rows["yixinli:100/a0-0"]["review"] == {"ratings": [4, 5], "agreement": 1.0}
-    assert rows["yixinli:101/a1-0"]["coe_status"] == "edited"
-    assert rows["yixinli:102/a2-0"]["coe"]["l1"].endswith("（新）")  # the latest verified record
-    assert rows["yixinli:103/a3-0"]["coe_status"] == "accepted"  # verified beats draft
+    assert pid("yixinli:101", "a1-1") not in rows  # rejected: never released
+    assert rows[pid("yixinli:100", "a0-0")]["coe_status"] == "accepted"
+    assert rows[pid("yixinli:100", "a0-0")]["review"] == {"ratings": [4, 5], "agreement": 1.0}
+    assert rows[pid("yixinli:101", "a1-0")]["coe_status"] == "edited"
+    assert rows[pid("yixinli:102", "a2-0")]["coe"]["l1"].endswith("（新）")  # the latest verified record
+    assert rows[pid("yixinli:103", "a3-0")]["coe_status"] == "accepted"  # verified beats draft
     # Drafts are held back by default: the pair is plain QA.
-    plain = rows["yixinli:104/a4-0"]
+    plain = rows[pid("yixinli:104", "a4-0")]
     assert plain["coe"] is None and plain["coe_status"] is None and plain["completion"] is None
     assert len(rows) == 59  # 60 answers, one rejected
 
@@ -79,6 +88,7 @@ def test_rows_follow_the_review_rules(release):
 def test_completion_and_prompt_are_what_training_reads(release):
     for row in all_rows(release).values():
         assert row["id"] == f"{row['question_id']}/{row['answer_id']}"
+        assert re.fullmatch(r"q-[0-9a-f]{16}/a-[0-9a-f]{16}", row["id"]), row["id"]
         assert row["prompt"] == build_prompt(row["title"], row["question"])
         if row["coe"] is not None:
             parsed = parse_completion(row["completion"])
@@ -88,30 +98,36 @@ def test_completion_and_prompt_are_what_training_reads(release):
 
 def test_risk_flags_carried_per_question(release):
     rows = all_rows(release)
-    assert rows["yixinli:105/a5-0"]["risk_flags"] == ["suicide:high"]
-    assert rows["yixinli:100/a0-0"]["risk_flags"] == []
+    assert rows[pid("yixinli:105", "a5-0")]["risk_flags"] == ["suicide:high"]
+    assert rows[pid("yixinli:100", "a0-0")]["risk_flags"] == []
 
 
 def test_include_drafts_releases_drafts(inputs, tmp_path):
     assert main(build_args(inputs, tmp_path, "0.0.0-demo", "--include-drafts")) == 0
     rows = all_rows(tmp_path / "0.0.0-demo")
-    assert rows["yixinli:104/a4-0"]["coe_status"] == "draft"
-    assert rows["yixinli:103/a3-0"]["coe_status"] == "accepted"
-    assert "yixinli:101/a1-1" not in rows
+    assert rows[pid("yixinli:104", "a4-0")]["coe_status"] == "draft"
+    assert rows[pid("yixinli:103", "a3-0")]["coe_status"] == "accepted"
+    assert pid("yixinli:101", "a1-1") not in rows
     assert "--include-drafts" in (tmp_path / "0.0.0-demo" / "README.md").read_text(encoding="utf-8")
 
 
 def test_no_plain_qa_keeps_only_chains(inputs, tmp_path):
     assert main(build_args(inputs, tmp_path, "1.0.0", "--no-plain-qa")) == 0
     rows = all_rows(tmp_path / "1.0.0")
-    assert sorted(rows) == ["yixinli:100/a0-0", "yixinli:101/a1-0", "yixinli:102/a2-0", "yixinli:103/a3-0"]
+    chained = [
+        ("yixinli:100", "a0-0"),
+        ("yixinli:101", "a1-0"),
+        ("yixinli:102", "a2-0"),
+        ("yixinli:103", "a3-0"),
+    ]
+    assert sorted(rows) == sorted(pid(q, a) for q, a in chained)
 
 
 def test_reviewer_pii_flag_drops_the_pair(tmp_path):
     reviews = [coe_record("yixinli:100", "a0-0", "accepted", "2026-11-21", review={"flags": ["pii_left"]})]
     paths = write_inputs(tmp_path / "in", reviews=reviews)
     assert main(build_args(paths, tmp_path / "out")) == 0
-    assert "yixinli:100/a0-0" not in all_rows(tmp_path / "out" / "1.0.0")
+    assert pid("yixinli:100", "a0-0") not in all_rows(tmp_path / "out" / "1.0.0")
 
 
 # --------------------------------------------------------------------------- splits
@@ -125,14 +141,24 @@ def test_splits_are_disjoint_by_question_and_dup_group(release):
     assert all(by_split[s] for s in SPLITS)
     rows = all_rows(release)
     # 100 and 103 share a question cluster, 104 and 107 an answer cluster: kept together.
-    assert rows["yixinli:100/a0-0"]["dup_group"] == rows["yixinli:103/a3-0"]["dup_group"] == "yixinli:100"
-    assert rows["yixinli:104/a4-0"]["dup_group"] == rows["yixinli:107/a7-0"]["dup_group"]
+    assert rows[pid("yixinli:100", "a0-0")]["dup_group"] == rows[pid("yixinli:103", "a3-0")]["dup_group"]
+    assert rows[pid("yixinli:100", "a0-0")]["dup_group"] == rid("yixinli:100")  # crawled first
+    assert rows[pid("yixinli:104", "a4-0")]["dup_group"] == rows[pid("yixinli:107", "a7-0")]["dup_group"]
+
+
+def _same_files(a: Path, b: Path) -> None:
+    """Byte-identical, but for the release path the card's snippets name (and so the README checksum)."""
+    for name in RELEASE_FILES:
+        left, right = (a / name).read_bytes(), (b / name).read_bytes()
+        if name == "README.md":
+            left = left.replace(a.as_posix().encode(), b"RELEASE")
+            right = right.replace(b.as_posix().encode(), b"RELEASE")
+        assert left == right, name
 
 
 def test_rebuild_is_byte_identical(inputs, release, tmp_path):
     assert main(build_args(inputs, tmp_path)) == 0
-    for name in RELEASE_FILES + (CHECKSUMS_FILE,):
-        assert (tmp_path / "1.0.0" / name).read_bytes() == (release / name).read_bytes(), name
+    _same_files(tmp_path / "1.0.0", release)
 
 
 def test_another_seed_gives_another_split(inputs, release, tmp_path):
@@ -147,10 +173,11 @@ def test_another_seed_gives_another_split(inputs, release, tmp_path):
 def test_card_covers_what_a_user_needs(release):
     card = (release / "README.md").read_text(encoding="utf-8")
     for needle in (
-        "## Sources and crawl dates",
+        "## Sources, crawl dates and licences",
         "www.xinli001.com",
+        "| unknown: see the site's terms |",
         "2026-11-10T08:00:00+00:00",
-        "| train | 27 |",
+        "| train | 20 | 38 |",
         "## Chain-of-Empathy status",
         "## Topics",
         "| L4 |",
@@ -275,8 +302,7 @@ def test_cli_build_prints_card_summary_and_refuses_overwrite(inputs, release, tm
     assert first.returncode == 0, first.stderr
     assert "dataset card" in first.stdout and "CoE status" in first.stdout
     # Another process (another hash seed) gives the same bytes as the in-process build.
-    for name in RELEASE_FILES + (CHECKSUMS_FILE,):
-        assert (tmp_path / "1.0.0" / name).read_bytes() == (release / name).read_bytes(), name
+    _same_files(tmp_path / "1.0.0", release)
     before = (tmp_path / "1.0.0" / "train.parquet").read_bytes()
     again = run_cli(*build_args(inputs, tmp_path))
     assert again.returncode != 0
@@ -337,6 +363,11 @@ def test_bad_coe_status_and_unreadable_parquet(tmp_path):
     assert result.returncode != 0 and "'approved'" in result.stderr
     (paths["curated"] / "curated.parquet").write_text("not parquet")
     result = run_cli(*build_args(paths, tmp_path / "out"))
+    assert result.returncode != 0 and "curated.parquet changed after the run that wrote it" in result.stderr
+    result = run_cli(*build_args(paths, tmp_path / "out"), "--legacy-curated")
+    assert result.returncode != 0 and "changed after" in result.stderr  # the flag is for no manifest only
+    (paths["curated"] / "manifest.json").unlink()
+    result = run_cli(*build_args(paths, tmp_path / "out"), "--legacy-curated")
     assert result.returncode != 0 and "not a readable Parquet file" in result.stderr
     assert "Traceback" not in result.stderr
 

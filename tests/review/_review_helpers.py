@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -74,21 +71,6 @@ def write_inputs(folder: Path, drafts: list[dict] | None = None) -> tuple[Path, 
     pq.write_table(conform(draft_rows() if drafts is None else drafts, COE_RECORD), folder / "coe.parquet")
     pq.write_table(conform(curated_rows(), CURATED_THREAD), folder / "curated.parquet")
     return folder / "coe.parquet", folder / "curated.parquet"
-
-
-def review_cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 180
-) -> subprocess.CompletedProcess:
-    env = dict(env or os.environ)
-    env["PYTHONPATH"] = str(REPO_ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "annotation", "review", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=REPO_ROOT,
-        env=env,
-    )
 
 
 def ui_result(

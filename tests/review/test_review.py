@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from _review_helpers import draft_rows, review_cli, write_inputs
+from _review_helpers import draft_rows, write_inputs
 
 from annotation.review.agreement import (
     Vote,
@@ -68,7 +68,7 @@ def test_resolve_rules():
 def test_load_drafts_reports_missing_columns(tmp_path):
     table = pa.table({"question_id": ["q"], "answer_id": ["a"], "l1": ["x"]})
     pq.write_table(table, tmp_path / "coe.parquet")
-    with pytest.raises(ReviewError, match="lacks field"):
+    with pytest.raises(ReviewError, match="missing column"):
         load_drafts(tmp_path)
     with pytest.raises(ReviewError, match="does not exist"):
         load_drafts(tmp_path / "nowhere")
@@ -84,16 +84,19 @@ def test_tasks_carry_post_answer_and_prefilled_draft(tmp_path):
     assert [r["from_name"] for r in task["predictions"][0]["result"]] == ["l1", "l2", "l3", "l4"]
 
 
-def test_server_down_gives_one_clear_message(tmp_path):
+def test_server_down_gives_one_clear_message(tmp_path, cli):
     drafts, curated = write_inputs(tmp_path)
     url = f"http://127.0.0.1:{free_port()}"
-    result = review_cli("push", drafts, "--curated", curated, "--project", "p", "--url", url, "--token", "t")
+    result = cli(
+        "annotation",
+        ["review", "push", drafts, "--curated", curated, "--project", "p", "--url", url, "--token", "t"],
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "not answering" in result.stderr and "make label-studio" in result.stderr
 
 
-def test_help_explains():
-    result = review_cli("--help")
+def test_help_explains(cli):
+    result = cli("annotation", ["review", "--help"])
     assert result.returncode == 0 and "push" in result.stdout and "pull" in result.stdout
 
 

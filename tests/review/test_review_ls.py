@@ -7,9 +7,12 @@ import uuid
 
 import httpx
 import pyarrow.parquet as pq
-from _review_helpers import MODEL, PROMPT_VERSION, draft_rows, review_cli, ui_result, write_inputs
+import pytest
+from _review_helpers import MODEL, PROMPT_VERSION, draft_rows, ui_result, write_inputs
 
 from annotation.review import server as ls_server
+
+pytestmark = [pytest.mark.slow, pytest.mark.labelstudio]  # every test here talks to the real server
 
 
 def _project_title() -> str:
@@ -25,14 +28,20 @@ def _layers(task) -> dict[str, str]:
     return {item["from_name"]: item["value"]["text"][0] for item in task.predictions[0].result}
 
 
-def test_push_annotate_pull_restart(label_studio, tmp_path):
-    drafts, curated = write_inputs(tmp_path / "in")
+def test_push_annotate_pull_restart(label_studio, tmp_path, cli, review_inputs):
+    drafts, curated = review_inputs
     title = _project_title()
     env = label_studio.env()
 
-    first = review_cli("push", drafts, "--curated", curated, "--project", title, "--overlap", "2", env=env)
+    first = cli(
+        "annotation",
+        ["review", "push", drafts, "--curated", curated, "--project", title, "--overlap", "2"],
+        env=env,
+    )
     assert first.returncode == 0, first.stderr
-    again = review_cli("push", drafts.parent, "--project", title, env=env)  # curated.parquet lies beside
+    again = cli(
+        "annotation", ["review", "push", drafts.parent, "--project", title], env=env
+    )  # curated.parquet lies beside
     assert again.returncode == 0, again.stderr
     assert "already in project" in again.stderr and "updated project" not in again.stdout
 
@@ -77,12 +86,12 @@ def test_push_annotate_pull_restart(label_studio, tmp_path):
     submit(ann, "sample:q2/q2a2", dict(q2a2, l4="先肯定她的内疚，再建议一次平静的道歉。"), "edit", 4)
     submit(bob, "sample:q2/q2a2", dict(q2a2, l4="先肯定内疚背后的爱，再建议找时间道歉。"), "edit", 3)
 
-    status = review_cli("status", "--project", title, env=env)
+    status = cli("annotation", ["review", "status", "--project", title], env=env)
     assert status.returncode == 0, status.stderr
     assert "annotated    4" in status.stdout and f"{ann.email}: 4 submitted" in status.stdout
 
     out1 = tmp_path / "pull1"
-    pulled = review_cli("pull", "--project", title, "--out", out1, env=env)
+    pulled = cli("annotation", ["review", "pull", "--project", title, "--out", out1], env=env)
     assert pulled.returncode == 0, pulled.stderr
     records = {
         f"{r['question_id']}/{r['answer_id']}": r for r in pq.read_table(out1 / "coe.parquet").to_pylist()
@@ -127,20 +136,24 @@ def test_push_annotate_pull_restart(label_studio, tmp_path):
 
     label_studio.restart()
     out2 = tmp_path / "pull2"
-    assert review_cli("pull", "--project", title, "--out", out2, env=env).returncode == 0
+    assert cli("annotation", ["review", "pull", "--project", title, "--out", out2], env=env).returncode == 0
     for name in ("coe.parquet", "annotations.parquet"):
         assert pq.read_table(out1 / name).equals(pq.read_table(out2 / name)), name
     for name in ("agreement.json", "adjudication.json"):
         assert (out1 / name).read_bytes() == (out2 / name).read_bytes(), name
 
 
-def test_add_annotator_can_log_in(label_studio):
+def test_add_annotator_can_log_in(label_studio, cli):
     email = f"new-{uuid.uuid4().hex[:6]}@example.com"
-    created = review_cli("add-annotator", email, "--password", "Zz-long-enough-1", env=label_studio.env())
+    created = cli(
+        "annotation",
+        ["review", "add-annotator", email, "--password", "Zz-long-enough-1"],
+        env=label_studio.env(),
+    )
     assert created.returncode == 0, created.stderr
     assert email in created.stdout and f"{label_studio.url}/user/login/" in created.stdout
     assert ls_server.login_token(label_studio.url, email, "Zz-long-enough-1")
-    again = review_cli("add-annotator", email, env=label_studio.env())
+    again = cli("annotation", ["review", "add-annotator", email], env=label_studio.env())
     assert again.returncode == 1 and "already exists" in again.stderr
 
 
@@ -154,32 +167,38 @@ def _has_project(label_studio, title: str) -> bool:
     return any(p.title == title for p in label_studio.client().projects.list(title=title))
 
 
-def test_wrong_token_changes_nothing(label_studio, tmp_path):
+def test_wrong_token_changes_nothing(label_studio, tmp_path, cli):
     drafts, curated = write_inputs(tmp_path)
     title = _project_title()
     env = label_studio.env(LABEL_STUDIO_API_KEY="0" * 40)
-    result = review_cli("push", drafts, "--curated", curated, "--project", title, env=env)
+    result = cli("annotation", ["review", "push", drafts, "--curated", curated, "--project", title], env=env)
     _assert_clean_failure(result, "rejected the API token")
     assert not _has_project(label_studio, title)
 
 
-def test_missing_project(label_studio, tmp_path):
+def test_missing_project(label_studio, tmp_path, cli):
     for command in (("status",), ("pull", "--out", tmp_path / "out")):
-        result = review_cli(*command, "--project", "no-such-project", env=label_studio.env())
+        result = cli(
+            "annotation", ["review", *command, "--project", "no-such-project"], env=label_studio.env()
+        )
         _assert_clean_failure(result, "no project titled 'no-such-project'", "push drafts first")
     assert not (tmp_path / "out").exists()
 
 
-def test_draft_file_with_missing_fields_changes_nothing(label_studio, tmp_path):
+def test_draft_file_with_missing_fields_changes_nothing(label_studio, tmp_path, cli):
     rows = draft_rows()
     rows[1]["l3"] = ""
     drafts, curated = write_inputs(tmp_path, rows)
     title = _project_title()
-    result = review_cli("push", drafts, "--curated", curated, "--project", title, env=label_studio.env())
+    result = cli(
+        "annotation",
+        ["review", "push", drafts, "--curated", curated, "--project", title],
+        env=label_studio.env(),
+    )
     _assert_clean_failure(result, "missing fields", "l3")
     assert not _has_project(label_studio, title)
     (tmp_path / "lone").mkdir()
     lone = write_inputs(tmp_path / "ok")[0].rename(tmp_path / "lone" / "drafts.parquet")  # nothing beside it
-    no_curated = review_cli("push", lone, "--project", title, env=label_studio.env())
+    no_curated = cli("annotation", ["review", "push", lone, "--project", title], env=label_studio.env())
     _assert_clean_failure(no_curated, "--curated")
     assert not _has_project(label_studio, title)

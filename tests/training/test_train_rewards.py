@@ -177,10 +177,10 @@ def test_load_split_rejects_missing_and_foreign_files(tmp_path):
     with pytest.raises(TrainingInputError, match="not found"):
         load_split(DataArguments(release=str(tmp_path)), "train")
     pq.write_table(pa.table({"x": [1]}), tmp_path / "train.parquet")
-    with pytest.raises(TrainingInputError, match="missing columns"):
+    with pytest.raises(TrainingInputError, match="missing column"):
         load_split(DataArguments(release=str(tmp_path)), "train")
     (tmp_path / "bad.parquet").write_text("not parquet")
-    with pytest.raises(TrainingInputError, match="not a readable parquet"):
+    with pytest.raises(TrainingInputError, match="not a readable Parquet"):
         load_split(DataArguments(train_file=str(tmp_path / "bad.parquet")), "train")
     with pytest.raises(TrainingInputError, match="no data"):
         load_split(DataArguments(), "train")

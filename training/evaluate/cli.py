@@ -14,42 +14,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from empathyqa.config import add_dataclass_arguments, dataclass_from_args
 from empathyqa.progress import print_summary
-from training.evaluate.generate import EvaluateInputError
-
-
-@dataclass
-class GenerateConfig:
-    model: str = field(
-        default="",
-        metadata={
-            "help": "reference (the professional answers) | a local model folder | openai:NAME (an endpoint)"
-        },
-    )
-    split: str = field(default="test", metadata={"help": "split name inside --data, or a .parquet path"})
-    data: str = field(
-        default="datasets/empathy_qa",
-        metadata={"help": "release version folder (or its parent: newest version)"},
-    )
-    out: str = field(
-        default="runs/eval", metadata={"help": "folder for the generation files (one per system)"}
-    )
-    name: str = field(default="", metadata={"help": "system name (file name); default from --model"})
-    limit: int = field(default=0, metadata={"help": "first N posts only (0: all)"})
-    max_new_tokens: int = 768
-    temperature: float = field(default=0.0, metadata={"help": "0: greedy"})
-    top_p: float = 1.0
-    batch_size: int = field(default=4, metadata={"help": "local model: posts per generate() call"})
-    concurrency: int = field(default=4, metadata={"help": "endpoint: requests in flight"})
-    seed: int = 0
-    base_url: str = field(
-        default="", metadata={"help": "endpoint base URL for openai:NAME (or OPENAI_BASE_URL)"}
-    )
-    device: str = field(default="", metadata={"help": "local model: cpu | cuda (default: cuda when present)"})
+from training.evaluate.generate import EvaluateInputError, GenerateConfig
 
 
 @dataclass
@@ -126,24 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_generate(config: GenerateConfig) -> int:
-    from training.evaluate.generate import GenerateOptions, generate, load_posts, resolve_split
+    from training.evaluate.generate import generate, load_posts, resolve_split
 
     if not config.model:
         raise EvaluateInputError("--model is required: reference | MODEL_FOLDER | openai:NAME")
     posts = load_posts(resolve_split(config.split, config.data), config.limit or None)
     if not posts:
         raise EvaluateInputError("the split has no posts")
-    options = GenerateOptions(
-        max_new_tokens=config.max_new_tokens,
-        temperature=config.temperature,
-        top_p=config.top_p,
-        batch_size=config.batch_size,
-        concurrency=config.concurrency,
-        seed=config.seed,
-        base_url=config.base_url or None,
-        device=config.device or None,
-    )
-    path, summary = generate(config.model, posts, options, config.name or None, Path(config.out))
+    path, summary = generate(config.model, posts, config, config.name or None, Path(config.out))
     print_summary("evaluate generate", summary)
     print(path)
     return 0
@@ -158,20 +118,14 @@ def run_score(config: ScoreConfig, inputs: list[str]) -> int:
     if config.judge_model or config.judge_base_url == "sample":
         base_url = config.judge_base_url or None
         if base_url == "sample":
-            from training.evaluate.sample_judge import BANNER, start_sample_judge
+            from annotation.sample_endpoint import JUDGE_BANNER, start_sample_judge
 
             base_url, stop = start_sample_judge()
-        judge = JudgeOptions(
-            model=config.judge_model or "sample-judge",
-            base_url=base_url,
-            orders=config.judge_orders,
-            concurrency=config.judge_concurrency,
-            retries=config.judge_retries,
-            response_format=config.judge_response_format,
-            max_tokens=config.judge_max_tokens,
-            seed=config.seed,
-            note=BANNER if stop else "",
-        )
+        # ScoreConfig's judge_* settings are JudgeOptions' fields under a prefix
+        judged = {f.name for f in fields(JudgeOptions)}
+        settings = {k[6:]: v for k, v in vars(config).items() if k.startswith("judge_") and k[6:] in judged}
+        settings |= {"model": config.judge_model or "sample-judge", "base_url": base_url, "seed": config.seed}
+        judge = JudgeOptions(**settings, note=JUDGE_BANNER if stop else "")
         if config.judge_orders < 1:
             raise EvaluateInputError("--judge-orders must be at least 1")
     options = ScoreOptions(

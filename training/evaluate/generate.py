@@ -6,19 +6,19 @@ template, CoE system prompt) or `openai:NAME` (any OpenAI-compatible endpoint).
 
 from __future__ import annotations
 
+import os
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
+from packaging.version import InvalidVersion, Version
 
 from empathyqa.coe import build_prompt, chat_messages, parse_completion
-from empathyqa.io import write_parquet_atomic
+from empathyqa.io import read_table, write_parquet_atomic
 from empathyqa.progress import progress
 from empathyqa.schema import LAYERS_STRUCT, RELEASE_ROW
 
@@ -66,26 +66,25 @@ def resolve_split(split: str, data: str | None) -> Path:
     else:
         root = Path(data or "datasets/empathy_qa")
         if not (root / f"{split}.parquet").exists() and root.is_dir():
-            versions = sorted(p for p in root.iterdir() if (p / f"{split}.parquet").exists())
-            root = versions[-1] if versions else root
+            versions = [p for p in root.iterdir() if (p / f"{split}.parquet").exists()]
+            root = max(versions, key=version_order) if versions else root
         path = root / f"{split}.parquet"
     if not path.is_file():
         raise EvaluateInputError(f"split not found: {path} (give --data RELEASE_DIR or --split FILE.parquet)")
     return path
 
 
-def load_posts(path: Path, limit: int | None = None) -> list[Post]:
+def version_order(folder: Path) -> tuple[int, Version | str]:
+    """Release folders by parsed version (0.10.0 after 0.9.0); names that are no version sort first."""
     try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several types for a bad file
-        raise EvaluateInputError(f"{path} is not a readable Parquet file: {exc}") from exc
-    missing = [
-        n for n in ("question_id", "answer", "prompt", "title", "question") if n not in table.column_names
-    ]
-    if missing:
-        raise EvaluateInputError(
-            f"{path} is not a release split (RELEASE_ROW); missing: {', '.join(missing)}"
-        )
+        return 1, Version(folder.name)
+    except InvalidVersion:
+        return 0, folder.name
+
+
+def load_posts(path: Path, limit: int | None = None) -> list[Post]:
+    required = ("question_id", "answer", "prompt", "title", "question")
+    table = read_table(path, required, "release split", error=EvaluateInputError)
     posts: dict[str, Post] = {}
     for row in table.select([n for n in RELEASE_ROW.names if n in table.column_names]).to_pylist():
         qid = row.get("question_id")
@@ -130,15 +129,35 @@ def split_output(text: str) -> tuple[str, dict[str, str] | None, bool]:
 
 
 @dataclass
-class GenerateOptions:
+class GenerateConfig:
+    """`evaluate generate`'s settings (flags, or a YAML file via --config)."""
+
+    model: str = field(
+        default="",
+        metadata={
+            "help": "reference (the professional answers) | a local model folder | openai:NAME (an endpoint)"
+        },
+    )
+    split: str = field(default="test", metadata={"help": "split name inside --data, or a .parquet path"})
+    data: str = field(
+        default="datasets/empathy_qa",
+        metadata={"help": "release version folder (or its parent: newest version)"},
+    )
+    out: str = field(
+        default="runs/eval", metadata={"help": "folder for the generation files (one per system)"}
+    )
+    name: str = field(default="", metadata={"help": "system name (file name); default from --model"})
+    limit: int = field(default=0, metadata={"help": "first N posts only (0: all)"})
     max_new_tokens: int = 768
-    temperature: float = 0.0
+    temperature: float = field(default=0.0, metadata={"help": "0: greedy"})
     top_p: float = 1.0
-    batch_size: int = 4
-    concurrency: int = 4
+    batch_size: int = field(default=4, metadata={"help": "local model: posts per generate() call"})
+    concurrency: int = field(default=4, metadata={"help": "endpoint: requests in flight"})
     seed: int = 0
-    base_url: str | None = None
-    device: str | None = None
+    base_url: str = field(
+        default="", metadata={"help": "endpoint base URL for openai:NAME (or OPENAI_BASE_URL)"}
+    )
+    device: str = field(default="", metadata={"help": "local model: cpu | cuda (default: cuda when present)"})
 
 
 def reference_rows(posts: list[Post]) -> list[dict[str, Any]]:
@@ -170,7 +189,7 @@ def _row(post: Post, model: str, output: str, references: list[str], **extra: An
     return row
 
 
-def local_rows(model_path: str, posts: list[Post], options: GenerateOptions) -> list[dict[str, Any]]:
+def local_rows(model_path: str, posts: list[Post], options: GenerateConfig) -> list[dict[str, Any]]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -220,42 +239,37 @@ def local_rows(model_path: str, posts: list[Post], options: GenerateOptions) -> 
     return rows
 
 
-def endpoint_rows(model_name: str, posts: list[Post], options: GenerateOptions) -> list[dict[str, Any]]:
-    import os
-
-    from openai import OpenAI
+def endpoint_rows(model_name: str, posts: list[Post], options: GenerateConfig) -> list[dict[str, Any]]:
+    from empathyqa.endpoint import FEW_RETRIES, Endpoint, EndpointError, map_requests
 
     base_url = options.base_url or os.environ.get("OPENAI_BASE_URL")
     if not base_url:
         raise EvaluateInputError("openai:NAME needs --base-url URL or OPENAI_BASE_URL")
-    client = OpenAI(base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY") or "EMPTY", timeout=120)
 
-    def one(post: Post) -> dict[str, Any]:
+    async def one(endpoint: Endpoint, post: Post) -> dict[str, Any]:
         pros = [a["answer"] for a in post.professional()]
         started = time.perf_counter()
         try:
-            reply = client.chat.completions.create(
-                model=model_name,
-                messages=chat_messages(post.prompt),
-                max_tokens=options.max_new_tokens,
-                temperature=options.temperature,
-                top_p=options.top_p,
-                seed=options.seed,
-            )
-            output = reply.choices[0].message.content or ""
-            error = None
-        except Exception as exc:  # after the client's own retries: record it, judge an empty answer
-            output, error = "", f"{type(exc).__name__}: {exc}"[:500]
+            reply = await endpoint.request(chat_messages(post.prompt))
+            output, error = reply.content or "", None
+        except EndpointError as exc:  # after the retries: record it, judge an empty answer
+            output, error = "", f"{exc.reason}: {exc.error}"[:500]
         return _row(
             post, f"openai:{model_name}", output, pros, error=error, latency_s=time.perf_counter() - started
         )
 
-    with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:
-        return list(progress(pool.map(one, posts), desc=f"generate {model_name}", total=len(posts)))
+    params = {
+        "max_tokens": options.max_new_tokens,
+        "temperature": options.temperature,
+        "top_p": options.top_p,
+        "seed": options.seed,
+    }
+    connect = {"model": model_name, "params": params, "retry": FEW_RETRIES}
+    return map_requests(connect, base_url, one, posts, options.concurrency, f"generate {model_name}", "post")
 
 
 def generate(
-    model: str, posts: list[Post], options: GenerateOptions, name: str | None, out: Path
+    model: str, posts: list[Post], options: GenerateConfig, name: str | None, out: Path
 ) -> tuple[Path, dict]:
     system = system_name(model, name)
     if model == "reference":
@@ -288,14 +302,7 @@ def read_generations(paths: list[Path]) -> dict[str, list[dict[str, Any]]]:
     """{system: rows} from generation files; a file that is not one is an input error."""
     systems: dict[str, list[dict[str, Any]]] = {}
     for path in paths:
-        try:
-            table = pq.read_table(path)
-        except Exception as exc:
-            raise EvaluateInputError(f"{path} is not a readable Parquet file: {exc}") from exc
-        missing = [n for n in GENERATION.names if n not in table.column_names]
-        if missing:
-            raise EvaluateInputError(f"{path} is not a `generate` output; missing: {', '.join(missing)}")
-        rows = table.to_pylist()
+        rows = read_table(path, GENERATION.names, "`generate` output", error=EvaluateInputError).to_pylist()
         names = {r["system"] for r in rows}
         if len(names) != 1:
             raise EvaluateInputError(f"{path} holds {len(names)} systems; expected exactly one")

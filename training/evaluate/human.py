@@ -1,15 +1,15 @@
 """The human ranking round in Label Studio.
 
 `push`: one task per post; the systems' answers appear as 回答A, 回答B, ... in a fresh random
-order per task, and annotators rank the labels on each of the four dimensions (drag and drop,
-one Ranker per dimension). Which system hides behind which label is stored only in the local
+order per task, and annotators rank the labels on each of the four dimensions (one Ranker per
+dimension: every answer dragged from the left column into the ranked one, best on top; a required
+"已排好" tick per dimension before submit). Which system hides behind which label is stored only in the local
 state file, never in Label Studio. `pull`: the submitted rankings are mapped back to systems and
 turned into the same Win@K table as the LLM judge, with inter-rater agreement.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import random
 from collections.abc import Iterator
@@ -28,30 +28,56 @@ STATE_VERSION = 1
 PREVIEW_CHARS = 40
 
 
+DIMENSION_NAMES = {d: DIMENSION_GUIDE[d].split("：", 1)[0] for d in DIMENSIONS}
+# Each dimension's answers start in the left column; the annotator drags every one into the right
+# column, best on top. Only a right column holding all of them is a ranking: the editor saves an
+# untouched ranker too (everything left, in the shown order), and that is no judgement at all.
+RANKED = "{dimension}_ranked"  # the ranked column of a dimension (names must be unique in a config)
+STYLE = """  <Style>
+    .htx-ranker-item p:last-child { display: none; }
+    .htx-ranker-column { min-height: 120px; }
+    .htx-ranker-item { font-size: 15px; }
+  </Style>"""
+
+
 def label_config(n_answers: int) -> str:
     labels = labels_for(n_answers)
     answers = "\n".join(
         f'    <Header value="回答{label}" size="5"/>\n    <Text name="answer_{label}" value="$answer_{label}"/>'
         for label in labels
     )
-    rankers = "\n".join(
-        f'    <Header value="{escape(DIMENSION_GUIDE[d])}（上面最好，下面最差）" size="5"/>\n'
-        f'    <List name="{d}_answers" value="$items" title="{d}"/>\n'
-        f'    <Ranker name="{d}" toName="{d}_answers"/>'
-        for d in DIMENSIONS
-    )
+    rankers = []
+    for d in DIMENSIONS:
+        name = DIMENSION_NAMES[d]
+        rankers.append(
+            f'    <Header value="{escape(DIMENSION_GUIDE[d])}" size="5"/>\n'
+            f'    <List name="{d}_answers" value="$items" title="{name}：待排序"/>\n'
+            f'    <Ranker name="{d}" toName="{d}_answers">\n'
+            f'      <Bucket name="{RANKED.format(dimension=d)}" title="{name}：排好的顺序（最好的在最上面）"/>\n'
+            "    </Ranker>\n"
+            f'    <Choices name="{d}_done" toName="post" required="true" '
+            f'requiredMessage="「{name}」还没有排好：把全部回答拖到右栏并排好顺序，再勾选「{name}已排好」。">\n'
+            f'      <Choice value="{name}已排好" alias="done"/>\n'
+            "    </Choices>"
+        )
     return (
         "<View>\n"
+        f"{STYLE}\n"
         '  <Header value="求助帖"/>\n  <Text name="post" value="$post"/>\n'
         f'  <View style="display: grid; gap: 8px">\n{answers}\n  </View>\n'
-        f'  <Header value="请在每个维度上拖动排序"/>\n  <View>\n{rankers}\n  </View>\n'
+        '  <Header value="请在每个维度上把全部回答从左栏拖到右栏，最好的放最上面"/>\n'
+        f"  <View>\n" + "\n".join(rankers) + "\n  </View>\n"
         "</View>"
     )
 
 
 INSTRUCTION = (
     "<p>每个任务有一篇求助帖和若干匿名回答（回答A、B……的顺序每个任务随机，与来源无关）。"
-    "请在四个维度上分别把回答从最好（上）到最差（下）拖动排序：流畅度、情绪识别、安慰、建议。</p>"
+    "请在四个维度上分别排序：流畅度、情绪识别、安慰、建议。</p>"
+    "<p>做法：按住左栏「待排序」里的回答卡片，拖到右栏「排好的顺序」，最好的放最上面、最差的放最下面；"
+    "全部回答都要拖过去。每个维度排好后勾选下面的「……已排好」，四个维度都勾选了才能提交（Ctrl+Enter）。"
+    "只排了一部分的维度不计入结果。</p>"
+    "<p>也可以用键盘：Tab 选中卡片，空格拿起，→ 移到右栏，↑/↓ 调整位置，空格放下。</p>"
 )
 
 
@@ -184,15 +210,18 @@ def load_state(path: Path) -> dict[str, Any]:
     return state
 
 
-def ranking_ids(value: Any) -> list[str] | None:
-    """The ordered ids of a Ranker result. Label Studio 1.23's editor saves `{"ranker": {"_": ids}}`
-    for a Ranker without buckets (also when the annotator left the order untouched); older
-    versions save a bare list. A dict with several non-empty lists is a bucket split, not a ranking."""
+def ranking_ids(value: Any, dimension: str, labels: list[str] | None = None) -> list[str] | None:
+    """The ordered ids the annotator put in the ranked column, or None when no ranking was made there:
+    nothing moved (the editor then saves every answer in the left column `_`, in the shown order),
+    a result of another shape, or (given `labels`) not every answer moved."""
     ranked = value.get("ranker") if isinstance(value, dict) else None
-    if isinstance(ranked, dict):
-        lists = [v for v in ranked.values() if isinstance(v, list) and v]
-        ranked = lists[0] if len(lists) == 1 else None
-    return [str(x) for x in ranked] if isinstance(ranked, list) else None
+    column = RANKED.format(dimension=dimension)
+    if not isinstance(ranked, dict) or not isinstance(ranked.get(column), list) or not ranked[column]:
+        return None
+    ids = [str(x) for x in ranked[column]]
+    if labels is not None and (sorted(ids) != sorted(labels) or ranked.get("_")):
+        return None
+    return ids
 
 
 def annotation_judgements(
@@ -206,8 +235,6 @@ def annotation_judgements(
         "incomplete_rankings": 0,
         "unranked_dimensions": 0,
         "unknown_tasks": 0,
-        # the editor submits an untouched Ranker in the shown order: far above 1/n! hints at that
-        "rankings_in_shown_order": 0,
     }
     for task in tasks:
         entry = state["tasks"].get(str(task.get("id")))
@@ -228,12 +255,13 @@ def annotation_judgements(
                 dimension = item.get("from_name")
                 if item.get("type") != "ranker" or dimension not in DIMENSIONS or dimension in ranked:
                     continue
-                ids = ranking_ids(item.get("value"))
-                if ids is None or sorted(ids) != sorted(labels):
+                if ranking_ids(item.get("value"), dimension) is None:
+                    continue  # nothing moved into the ranked column: not ranked
+                ids = ranking_ids(item.get("value"), dimension, list(labels))
+                if ids is None:
                     counts["incomplete_rankings"] += 1
                     continue
                 ranked.add(dimension)
-                counts["rankings_in_shown_order"] += ids == sorted(labels)
                 judgements.append(
                     Judgement(
                         entry["question_id"],
@@ -291,8 +319,7 @@ def pull_report(
         f"Label Studio project {state['project_id']}: {len(state['tasks'])} tasks, {counts['annotations']} "
         f"annotations ({counts['cancelled']} skipped; left out: {counts['incomplete_rankings']} incomplete "
         f"rankings, {counts['unranked_dimensions']} dimensions an annotator did not rank).",
-        f"Rankings left in the order shown: {counts['rankings_in_shown_order']} of {len(judgements)} "
-        f"(chance: 1 in {math.factorial(len(systems))}; many more suggest untouched rankers).",
+        "Only rankings that were made count: every answer moved into the ranked column.",
         "Ranks are averaged over annotators, then over the four dimensions; ties share places.",
         "",
         *ranking_markdown(table, ks),

@@ -15,13 +15,10 @@ import random
 import re
 import string
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from openai import BadRequestError
-
-from empathyqa.progress import progress
+from empathyqa.endpoint import FEW_RETRIES, Endpoint, EndpointError, map_requests
 from training.evaluate.ranking import DIMENSIONS, Judgement
 
 DIMENSION_GUIDE = {
@@ -120,20 +117,13 @@ def parse_ranking(text: str | None, labels: Sequence[str]) -> dict[str, list[str
     return ranking
 
 
-def _client(options: JudgeOptions):
-    from openai import OpenAI
-
-    base_url = options.base_url or os.environ.get("OPENAI_BASE_URL")
-    if not base_url:
-        raise ValueError("the judge needs --judge-base-url URL or OPENAI_BASE_URL")
-    return OpenAI(base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY") or "EMPTY", timeout=120)
-
-
 def run_judge(
     posts: Sequence[PostAnswers], systems: Sequence[str], options: JudgeOptions
 ) -> tuple[list[Judgement], list[dict[str, Any]]]:
     """Judgements (one per post, order and dimension) and the call log."""
-    client = _client(options)
+    base_url = options.base_url or os.environ.get("OPENAI_BASE_URL")
+    if not base_url:
+        raise ValueError("the judge needs --judge-base-url URL or OPENAI_BASE_URL")
     rng = random.Random(options.seed)
     labels = labels_for(len(systems))
     calls = [
@@ -142,9 +132,9 @@ def run_judge(
         for index, order in enumerate(presentation_orders(systems, options.orders, rng), 1)
     ]
     # endpoints that reject response_format get plain requests (the prompt asks for JSON anyway)
-    extra = {"response_format": {"type": "json_object"}} if options.response_format == "json_object" else {}
+    fmt = {"format": {"type": "json_object"} if options.response_format == "json_object" else None}
 
-    def one(call: tuple[PostAnswers, int, list[str]]) -> dict[str, Any]:
+    async def one(endpoint: Endpoint, call: tuple[PostAnswers, int, list[str]]) -> dict[str, Any]:
         post, index, order = call
         messages = judge_messages(post.prompt, [post.answers[s] for s in order])
         entry: dict[str, Any] = {
@@ -160,33 +150,28 @@ def run_judge(
         while tries_left > 0:
             tries_left -= 1
             entry["attempts"] += 1
+            sent_format = fmt["format"]
             try:
-                reply = client.chat.completions.create(
-                    model=options.model,
-                    messages=messages,
-                    temperature=options.temperature,
-                    max_tokens=options.max_tokens,
-                    **extra,
-                )
-                entry["reply"] = reply.choices[0].message.content
+                reply = await endpoint.request(messages, response_format=sent_format)
+                entry["reply"] = reply.content
                 entry["ranking"] = parse_ranking(entry["reply"], labels)
                 entry["error"] = None
                 break
             except ValueError as exc:
                 entry["error"] = f"invalid ranking: {exc}"
-            except BadRequestError as exc:
-                entry["error"] = f"BadRequestError: {exc}"[:500]
-                if extra and "response_format" in str(exc):
-                    logger.warning("the judge endpoint rejects response_format; asking without it")
-                    extra.clear()
+            except EndpointError as exc:  # after the transport retries
+                entry["error"] = f"{exc.reason}: {exc.error}"[:500]
+                if sent_format and exc.reason == "http_400" and "response_format" in exc.error:
+                    if fmt["format"]:
+                        logger.warning("the judge endpoint rejects response_format; asking without it")
+                    fmt["format"] = None
                     tries_left += 1  # the endpoint's limitation, not a failed try
                     entry["attempts"] -= 1
-            except Exception as exc:  # API failure after the client's own retries
-                entry["error"] = f"{type(exc).__name__}: {exc}"[:500]
         return entry
 
-    with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:
-        log = list(progress(pool.map(one, calls), desc="judge", total=len(calls), unit="call"))
+    params = {"temperature": options.temperature, "max_tokens": options.max_tokens}
+    connect = {"model": options.model, "params": params, "retry": FEW_RETRIES}
+    log = map_requests(connect, base_url, one, calls, options.concurrency, desc="judge")
     judgements = [
         Judgement(
             post=entry["question_id"],

@@ -1,0 +1,127 @@
+"""Benchmark: the risk scanner on the frozen labelled set tests/data/risk_eval/{dev,holdout}.jsonl.
+
+    .venv/bin/python bench/risk.py [--split dev|holdout|both] [--errors]
+
+Texts go through curation's Normalise (t2s, NFKC) first, as in the pipeline; `where=answer` items are
+scanned with the answer rules. Prints precision and recall per level (exact level), for medium+high
+together ("at risk": predicted >= medium against gold >= medium), the false-flag rate on level none
+(any flag raised), and scan speed. The holdout is scored here only: tune on dev.
+--errors lists dev's misses (never the holdout's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from curation.risk import LEVELS, RANK, RiskScanner, overall_level  # noqa: E402
+from curation.text import normalise  # noqa: E402
+
+EVAL_DIR = ROOT / "tests" / "data" / "risk_eval"
+
+
+def predict(scanner: RiskScanner, row: dict) -> str:
+    field = "answer:eval" if row["where"] == "answer" else "body"
+    return overall_level(scanner.scan(normalise(row["text"]), field))
+
+
+def _pr(tp: int, n_pred: int, n_gold: int) -> tuple[float, float]:
+    return (tp / n_pred if n_pred else 1.0), (tp / n_gold if n_gold else 1.0)
+
+
+def score(gold: list[str], pred: list[str]) -> dict[str, dict[str, float]]:
+    """{level or 'at risk': {precision, recall, support}} plus {'none': {false_flag_rate}}."""
+    out: dict[str, dict[str, float]] = {}
+    for level in LEVELS:
+        tp = sum(g == p == level for g, p in zip(gold, pred, strict=True))
+        p, r = _pr(tp, pred.count(level), gold.count(level))
+        out[level] = {"precision": p, "recall": r, "support": gold.count(level)}
+    at_gold = [RANK[g] >= RANK["medium"] for g in gold]
+    at_pred = [RANK[p] >= RANK["medium"] for p in pred]
+    tp = sum(g and p for g, p in zip(at_gold, at_pred, strict=True))
+    p, r = _pr(tp, sum(at_pred), sum(at_gold))
+    out["at risk"] = {"precision": p, "recall": r, "support": sum(at_gold)}
+    nones = [p for g, p in zip(gold, pred, strict=True) if g == "none"]
+    out["none"]["false_flag_rate"] = sum(p != "none" for p in nones) / len(nones) if nones else 0.0
+    out["none"]["at_risk_false_flag_rate"] = (
+        sum(RANK[p] >= RANK["medium"] for p in nones) / len(nones) if nones else 0.0
+    )
+    return out
+
+
+def load(split: str) -> list[dict]:
+    path = EVAL_DIR / f"{split}.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def report(split: str, scanner: RiskScanner, errors: bool) -> None:
+    rows = load(split)
+    start = time.perf_counter()
+    pred = [predict(scanner, row) for row in rows]
+    seconds = time.perf_counter() - start
+    gold = [row["level"] for row in rows]
+    figures = score(gold, pred)
+    print(f"\n{split}: {len(rows)} items, {len(rows) / seconds:,.0f} texts/s (one core, loaded machine)")
+    print(f"  {'level':<8} {'support':>7} {'precision':>9} {'recall':>7}")
+    for level in ("high", "medium", "low", "none", "at risk"):
+        f = figures[level]
+        print(f"  {level:<8} {f['support']:>7} {f['precision']:>9.3f} {f['recall']:>7.3f}")
+    none = figures["none"]
+    print(
+        f"  false flags on none: {none['false_flag_rate']:.3f} any level, "
+        f"{none['at_risk_false_flag_rate']:.3f} at medium or high"
+    )
+    if errors and split == "dev":
+        for row, p in zip(rows, pred, strict=True):
+            if p != row["level"]:
+                print(f"  {row['level']:>6} -> {p:<6} {row['kind']:<22} {row['text']}")
+
+
+def synthetic(scanner: RiskScanner, n: int) -> None:
+    """Thread-level levels against empathyqa.synthetic's planted risk sentences (another author's)."""
+    from empathyqa.synthetic import generate_corpus
+
+    corpus = generate_corpus(n, seed=4, same_id_rate=0.0, risk_rate=0.1)
+    gold, pred = [], []
+    start = time.perf_counter()
+    for thread in corpus.threads:
+        for answer in thread["answers"]:  # answers are scanned in curation too (recorded, not gating)
+            scanner.scan(normalise(answer["body"]), "answer:x")
+        gold.append(corpus.truth.risk.get(thread["source_id"], "none"))
+        flags = scanner.scan(normalise(thread["title"]), "title") + scanner.scan(
+            normalise(thread["body"]), "body"
+        )
+        pred.append(overall_level(flags))
+    seconds = time.perf_counter() - start
+    figures = score(gold, pred)
+    print(
+        f"\nsynthetic threads (empathyqa.synthetic, risk_rate 0.1): {len(gold)} threads, "
+        f"{len(gold) / seconds:,.0f} threads/s with their answers (one core, loaded machine)"
+    )
+    for level in ("high", "medium", "low", "none", "at risk"):
+        f = figures[level]
+        print(f"  {level:<8} {f['support']:>7} {f['precision']:>9.3f} {f['recall']:>7.3f}")
+    print(f"  false flags on none: {figures['none']['at_risk_false_flag_rate']:.3f} at medium or high")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", choices=["dev", "holdout", "both"], default="both")
+    parser.add_argument("--errors", action="store_true", help="list dev's misses")
+    parser.add_argument("--synthetic", type=int, default=0, help="also score N generated threads")
+    args = parser.parse_args(argv)
+    scanner = RiskScanner()
+    for split in ("dev", "holdout") if args.split == "both" else (args.split,):
+        report(split, scanner, args.errors)
+    if args.synthetic:
+        synthetic(scanner, args.synthetic)
+
+
+if __name__ == "__main__":
+    main()
