@@ -24,6 +24,7 @@ from curation.pipeline import Record, StepStats, reject_row
 from curation.risk import RANK
 from curation.steps import question_key, rekey, shingler
 from curation.text import dedup_key
+from curation.verify import pair_checker
 
 
 def _earliest(value: str | None) -> str:
@@ -141,6 +142,13 @@ def merge_into(keep: Record, other: Record) -> int:
     return moved
 
 
+def _sizes(items: list[Record]) -> np.ndarray | None:
+    # shingle-set sizes let the MinHash estimate settle most candidate pairs (curation.verify)
+    if not all("_nsh" in item for item in items):
+        return None
+    return np.array([item["_nsh"] for item in items], dtype=np.int64)
+
+
 def dedup_questions(
     records: list[Record],
     config: CurationConfig,
@@ -166,6 +174,8 @@ def dedup_questions(
         config.max_bucket_pairs,
         find_pairs=find_pairs,
         key_hashes=[doc["_key_hash"] for doc in records],
+        sizes=_sizes(records),
+        check=pair_checker(config),
     )
     stats.counters.update({f"questions_{k}": v for k, v in info.items() if isinstance(v, int)})
     kept_ids: set[int] = set()
@@ -216,6 +226,8 @@ def dedup_answers(
         config.max_bucket_pairs,
         find_pairs=find_pairs,
         key_hashes=[answer["_key_hash"] for _, answer in items],
+        sizes=_sizes([answer for _, answer in items]),
+        check=pair_checker(config),
     )
     stats.counters.update({f"answers_{k}": v for k, v in info.items() if isinstance(v, int)})
     dropped: set[int] = set()

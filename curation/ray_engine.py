@@ -6,8 +6,9 @@
   and runs `run_batch` on each batch, exactly what the local executor runs.
 - Dedup: each document emits (band, band hash, id) rows (`map_batches`), rows are hash-partitioned on
   (band, hash) (`repartition(keys=...)`), and each partition groups its rows into buckets and candidate
-  pairs (`map_batches`). Verification and union-find run on the driver: the verified edge list is at most
-  one edge per duplicate document (union-find skips pairs already joined), a few MB per million docs.
+  pairs (`map_batches`). The driver screens the candidates by their MinHash estimate (curation.verify);
+  the pairs left are checked exactly in Ray tasks (`RayChecker`: each task gets the keys of its own
+  pairs), and union-find runs on the driver over the verified edges, a few MB per million docs.
 - Outputs are written by the driver with the same code as the local engine, so the files are identical.
 """
 
@@ -24,10 +25,11 @@ from typing import Any
 import numpy as np
 
 from curation.config import CurationConfig
-from curation.minhash import band_rows, candidate_pairs
+from curation.minhash import band_rows, candidate_pair_array
 from curation.pipeline import Record, StepStats, run_batch
 from curation.reader import BadInput, ReadStats, read_file
 from curation.steps import build_record_steps
+from curation.verify import ShingleFn, Verify, check_pairs
 
 
 def require_ray():
@@ -201,20 +203,17 @@ def _emit_band_rows(batch: dict[str, np.ndarray], bands: int, rows: int) -> dict
 def _bucket_pairs(batch: dict[str, np.ndarray], max_bucket_pairs: int) -> dict[str, np.ndarray]:
     table = np.empty(len(batch["id"]), dtype=[("band", np.int32), ("hash", np.uint64), ("id", np.int64)])
     table["band"], table["hash"], table["id"] = batch["band"], batch["hash"], batch["id"]
-    pairs = sorted(candidate_pairs(table, max_bucket_pairs))
-    return {
-        "a": np.array([a for a, _ in pairs], dtype=np.int64),
-        "b": np.array([b for _, b in pairs], dtype=np.int64),
-    }
+    pairs = candidate_pair_array(table, max_bucket_pairs)
+    return {"a": pairs[:, 0], "b": pairs[:, 1]}
 
 
 def ray_pair_finder(config: CurationConfig):
     """A PairFinder for curation.minhash.cluster that runs the LSH group-by on Ray Data."""
     ray = start(config)
 
-    def find(signatures: np.ndarray, bands: int, rows: int, max_bucket_pairs: int) -> set[tuple[int, int]]:
+    def find(signatures: np.ndarray, bands: int, rows: int, max_bucket_pairs: int) -> np.ndarray:
         if len(signatures) < 2:
-            return set()
+            return np.zeros((0, 2), dtype=np.int64)
         ids = np.arange(len(signatures), dtype=np.int64)[:, None]
         data = np.hstack([ids, signatures.astype(np.int64)])
         partitions = max(1, min(64, len(signatures) // 2000 + 1))
@@ -224,9 +223,45 @@ def ray_pair_finder(config: CurationConfig):
             .repartition(partitions, keys=["band", "hash"])
             .map_batches(_bucket_pairs, fn_args=(max_bucket_pairs,), batch_format="numpy", batch_size=None)
         )
-        found: set[tuple[int, int]] = set()
+        found = [np.zeros((0, 2), dtype=np.int64)]
         for batch in pairs.iter_batches(batch_format="numpy", batch_size=65536):
-            found.update(zip(batch["a"].tolist(), batch["b"].tolist(), strict=True))
-        return found
+            found.append(np.stack([batch["a"], batch["b"]], axis=1).astype(np.int64))
+        return np.concatenate(found)  # the same pair can come from two partitions: cluster dedups
 
     return find
+
+
+def _check_task(
+    keys: dict[int, str], pairs: np.ndarray, shingle_fn: ShingleFn, verify: Verify, lo, need_sets
+):
+    return check_pairs(keys, pairs, shingle_fn, verify, lo, need_sets)
+
+
+class RayChecker:
+    """A PairChecker that runs the exact checks as Ray tasks, a few per CPU."""
+
+    def __init__(self, config: CurationConfig, chunks_per_worker: int = 4) -> None:
+        self.ray = start(config)
+        self.chunks = max(1, config.resolved_workers() * chunks_per_worker)
+
+    def __call__(
+        self, keys, pairs: np.ndarray, shingle_fn: ShingleFn, verify: Verify, lo=None, need_sets=None
+    ):
+        if lo is None or need_sets is None:
+            lo, need_sets = np.zeros(len(pairs)), np.ones(len(pairs), dtype=bool)
+        task = self.ray.remote(_check_task)
+        futures = []
+        parts = min(self.chunks, max(1, len(pairs)))
+        for chunk, part_lo, part_need in zip(
+            np.array_split(pairs, parts),
+            np.array_split(lo, parts),
+            np.array_split(need_sets, parts),
+            strict=True,
+        ):
+            if len(chunk):
+                own = {i: keys[i] for i in np.unique(chunk).tolist()}
+                futures.append(task.remote(own, chunk, shingle_fn, verify, part_lo, part_need))
+        results = self.ray.get(futures)
+        if not results:
+            return np.zeros(0, dtype=bool), 0
+        return np.concatenate([r[0] for r in results]), sum(r[1] for r in results)

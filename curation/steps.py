@@ -363,13 +363,15 @@ class Signatures(MapStep):
     def apply(self, doc: Record, ctx: Context) -> None:
         # only a hash of the key is kept (exact duplicates); dedup recomputes keys for candidate pairs
         key = question_key(doc)
-        doc["_key_hash"] = key_hash(key)
-        doc["_sig"] = signature(self.shingles(key), self.num_perm)
+        shingles = self.shingles(key)
+        doc["_key_hash"], doc["_nsh"] = key_hash(key), len(shingles)
+        doc["_sig"] = signature(shingles, self.num_perm)
         if self.answers:
             for answer in doc["answers"]:
                 key = dedup_key(answer["body"])
-                answer["_key_hash"] = key_hash(key)
-                answer["_sig"] = signature(self.shingles(key), self.num_perm)
+                shingles = self.shingles(key)
+                answer["_key_hash"], answer["_nsh"] = key_hash(key), len(shingles)
+                answer["_sig"] = signature(shingles, self.num_perm)
 
 
 def build_record_steps(config: CurationConfig) -> list[Step]:

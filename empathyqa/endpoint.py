@@ -163,9 +163,8 @@ def resolve(base_url: str | None, api_key: str | None = None) -> tuple[str | Non
 
 def make_client(base_url: str | None, api_key: str | None, timeout: float) -> AsyncOpenAI:
     # the client's own retries are off: ours count every attempt and share the rate limiter
-    limits = httpx.Limits(
-        max_connections=None, max_keepalive_connections=256
-    )  # the worker count is the bound
+    # the worker count is the bound; None would leave aiohttp's default cap of 100 connections
+    limits = httpx.Limits(max_connections=100_000, max_keepalive_connections=256)
     try:  # aiohttp transport (vendored by openai, needs aiohttp): ~5x less client CPU per request than httpx
         from openai import DefaultAioHttpClient
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from curation.minhash import UnionFind
 from curation.release.ids import release_question_id
 from empathyqa.schema import RELEASE_SPLITS
 
@@ -37,30 +38,9 @@ def parse_fractions(text: str) -> tuple[float, float, float]:
     return values  # type: ignore[return-value]
 
 
-class _UnionFind:
-    def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
-
-    def find(self, item: str) -> str:
-        self.parent.setdefault(item, item)
-        root = item
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[item] != root:
-            self.parent[item], item = root, self.parent[item]
-        return root
-
-    def union(self, a: str, b: str) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            # The smaller id becomes the root, so a group's name does not depend on input order.
-            low, high = sorted((ra, rb))
-            self.parent[high] = low
-
-
 def dup_groups(threads: Sequence[dict[str, Any]]) -> dict[str, str]:
     """question_id -> group id (the smallest question_id of the questions linked through dup_cluster)."""
-    groups = _UnionFind()
+    groups = UnionFind()  # grows with each question_id; the smallest id is a group's name
     first_with: dict[tuple[str, str], str] = {}
     for thread in threads:
         qid = thread["question_id"]
