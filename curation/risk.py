@@ -88,6 +88,11 @@ def _entries(data: object, path: Path) -> list[Entry]:
     return entries
 
 
+def load_triggers(path: Path = BUNDLED_LEXICON) -> list[str]:
+    """The lexicon's trigger words: every entry's match holds one of them."""
+    return [str(w) for w in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("triggers") or []]
+
+
 def load_lexicon(extra: str | Path | None = None) -> list[Entry]:
     """The bundled lexicon, plus the entries of an extra YAML file."""
     entries = []
@@ -186,55 +191,86 @@ def _subject(pre: str) -> str | None:
     return party
 
 
-_COMMON = set("了的我是不在就都也一有人这个你他她们说想要会到着过好没")
+_COMMON = set("了的我是不在就都也一有人这个你他她们说想要会到着过好没下上去来得还再又能把让给被自")
 
 
-def _anchors(nodes) -> frozenset[str] | None:
-    """Characters of which every match of a parsed regex holds at least one (None: no such set known).
-    Of a sequence's elements, the one whose characters are rarest in ordinary text is chosen."""
+def _anchors(nodes, covered) -> frozenset[str] | None:
+    """Strings of which every match of a parsed regex holds at least one (None: no such set known).
+    Of a sequence's elements (a run of literals counts as one string), a set whose every string holds a
+    trigger (`covered`) is preferred, the smallest such."""
     from re import _constants as c
 
-    best: frozenset[str] | None = None
-    for op, arg in nodes:
-        found: frozenset[str] | None = None
+    options: list[frozenset[str]] = []
+    run = ""
+    for op, arg in [*nodes, (None, None)]:
         if op is c.LITERAL:
-            found = frozenset(chr(arg))
-        elif op is c.IN and arg and arg[0][0] is not c.NEGATE and all(o is c.LITERAL for o, _ in arg):
+            run += chr(arg)
+            continue
+        if run:
+            options.append(frozenset([run]))
+            run = ""
+        found: frozenset[str] | None = None
+        if op is c.IN and arg and arg[0][0] is not c.NEGATE and all(o is c.LITERAL for o, _ in arg):
             found = frozenset(chr(v) for _, v in arg)
         elif op is c.SUBPATTERN:
-            found = _anchors(arg[-1])
+            found = _anchors(arg[-1], covered)
         elif op is c.BRANCH:
-            parts = [_anchors(branch) for branch in arg[1]]
+            parts = [_anchors(branch, covered) for branch in arg[1]]
             found = None if any(p is None for p in parts) else frozenset().union(*parts)
         elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and arg[0] >= 1:
-            found = _anchors(arg[2])
-        if found is not None and (best is None or _cost(found) < _cost(best)):
-            best = found
-    return best
-
-
-def _cost(chars: frozenset[str]) -> int:
-    return sum(10 if ch in _COMMON else 1 for ch in chars)
+            found = _anchors(arg[2], covered)
+        if found is not None:
+            options.append(found)
+    return min(options, key=lambda o: (not all(map(covered, o)), len(o)), default=None)
 
 
 class RiskScanner:
-    def __init__(self, lexicon: list[Entry] | None = None) -> None:
+    def __init__(self, lexicon: list[Entry] | None = None, triggers: list[str] | None = None) -> None:
         self.entries = lexicon if lexicon is not None else load_lexicon()
-        # A text is looked at only where an entry's anchor characters occur in it: set intersections
-        # in C instead of running every pattern over every answer.
-        self.anchors = [_anchors(re._parser.parse(e.regex.pattern)) for e in self.entries]
-        self.always = [i for i, a in enumerate(self.anchors) if a is None]
+        # Every match of an entry holds one of its anchor strings, and (checked here) every anchor string
+        # holds a trigger word; one alternation of the triggers finds the sentences worth looking at, so
+        # text without any (most answers) costs one regex search.
+        words = sorted(triggers if triggers is not None else load_triggers(), key=lambda w: (-len(w), w))
+
+        def covered(s: str) -> bool:
+            return any(w in s for w in words)
+
+        self.anchors = [_anchors(re._parser.parse(e.regex.pattern), covered) for e in self.entries]
+        self.uncovered = [i for i, a in enumerate(self.anchors) if a is None or not all(map(covered, a))]
+        # An entry none of whose anchor sets holds a trigger adds its own anchors (slower, never wrong).
+        extra = {s for i in self.uncovered for s in self.anchors[i] or ()}
+        words = sorted(set(words) | extra, key=lambda w: (-len(w), w))
+        scan_all = any(a is None for a in self.anchors)
+        self.trigger = re.compile("" if scan_all else "|".join(map(re.escape, words)))
+        # Within a sentence, an entry is tried where the rarest character of one of its anchor strings
+        # occurs (set intersections in C); entries without anchors are tried on every sentence.
         self.by_char: dict[str, list[int]] = {}
-        for i, chars in enumerate(self.anchors):
-            for ch in chars or ():
-                self.by_char.setdefault(ch, []).append(i)
+        for i, strings in enumerate(self.anchors):
+            for s in strings or {"": None}:
+                key = min(s, key=lambda ch: ch in _COMMON) if s else ""
+                self.by_char.setdefault(key, []).append(i)
+        for i in self.by_char.pop("", []):
+            self.by_char.setdefault("", []).append(i)
 
     def candidates(self, text: str) -> list[int]:
-        """Indices of the entries whose anchor characters occur in `text`, in lexicon order."""
-        found = set(self.always)
+        """Indices of the entries one of whose anchor strings' key characters occurs in `text`."""
+        found: set[int] = set(self.by_char.get("", ()))
         for ch in set(text).intersection(self.by_char):
             found.update(self.by_char[ch])
         return sorted(found)
+
+    def _sentences(self, text: str):
+        """The sentences of `text` that hold a trigger, each with the sentence before it."""
+        previous, last_end = "", -1
+        for sm in _SENTENCE.finditer(text):
+            if sm.end() > last_end:
+                hit = self.trigger.search(text, sm.start())
+                if hit is None:
+                    return
+                last_end = hit.start()
+            if sm.start() <= last_end < sm.end():
+                yield sm.group(), previous
+            previous = sm.group()
 
     def scan(self, text: str, field: str, answer: bool | None = None) -> list[RiskFlag]:
         """Flags for one field; `answer` (default: the field starts with "answer") applies the
@@ -243,9 +279,7 @@ class RiskScanner:
             return []
         answer = field.startswith("answer") if answer is None else answer
         best: dict[tuple[str, str], RiskFlag] = {}
-        previous = ""
-        for sm in _SENTENCE.finditer(text):
-            sentence = sm.group()
+        for sentence, previous in self._sentences(text):
             entries = self.candidates(sentence)
             carry: str | None | bool = False  # the previous sentence's reported party, when needed
             for i in entries:
@@ -264,7 +298,6 @@ class RiskScanner:
                     key = (entry.category, judged.party)
                     if key not in best or RANK[judged.level] > RANK[best[key].level]:
                         best[key] = RiskFlag(entry.category, judged.level, term, field, judged.party)
-            previous = sentence
         return sorted(best.values(), key=lambda f: (-RANK[f.level], f.category, f.party))
 
     def _judge(
