@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -83,26 +84,51 @@ def report(split: str, scanner: RiskScanner, errors: bool) -> None:
                 print(f"  {row['level']:>6} -> {p:<6} {row['kind']:<22} {row['text']}")
 
 
+# The earlier word list (one alternation of 28 literal terms, matches looked at in a 12-character window):
+# the speed baseline, timed on the same threads.
+_WORD_LIST = re.compile(
+    "结束自己的生命|活着没有意义|活着没意思|离开这个世界|结束生命|了结自己|一了百了|不想活|活不下去|自杀|轻生|寻死|"
+    "想死|去死|跳楼|跳河|上吊|烧炭|安眠药|吞药|遗书|自残|自伤|割腕|划手|伤害自己|杀了他|同归于尽"
+)
+
+
+def _word_list_scan(text: str) -> list[str]:
+    return [text[max(0, m.start() - 12) : m.end() + 3] for m in _WORD_LIST.finditer(text)]
+
+
 def synthetic(scanner: RiskScanner, n: int) -> None:
-    """Thread-level levels against empathyqa.synthetic's planted risk sentences (another author's)."""
+    """Thread-level levels against empathyqa.synthetic's planted risk sentences (another author's), and
+    threads/s over title, body and answers (normalised beforehand) beside the earlier word list."""
     from empathyqa.synthetic import generate_corpus
 
     corpus = generate_corpus(n, seed=4, same_id_rate=0.0, risk_rate=0.1)
+    threads = [
+        (
+            t["source_id"],
+            normalise(t["title"]),
+            normalise(t["body"]),
+            [normalise(a["body"]) for a in t["answers"]],
+        )
+        for t in corpus.threads
+    ]
+    start = time.perf_counter()
+    for _, title, body, answers in threads:
+        for text in (title, body, *answers):
+            _word_list_scan(text)
+    baseline = len(threads) / (time.perf_counter() - start)
     gold, pred = [], []
     start = time.perf_counter()
-    for thread in corpus.threads:
-        for answer in thread["answers"]:  # answers are scanned in curation too (recorded, not gating)
-            scanner.scan(normalise(answer["body"]), "answer:x")
-        gold.append(corpus.truth.risk.get(thread["source_id"], "none"))
-        flags = scanner.scan(normalise(thread["title"]), "title") + scanner.scan(
-            normalise(thread["body"]), "body"
-        )
-        pred.append(overall_level(flags))
+    for source_id, title, body, answers in threads:
+        for answer in answers:  # answers are scanned in curation too (recorded, not gating)
+            scanner.scan(answer, "answer:x")
+        gold.append(corpus.truth.risk.get(source_id, "none"))
+        pred.append(overall_level(scanner.scan(title, "title") + scanner.scan(body, "body")))
     seconds = time.perf_counter() - start
     figures = score(gold, pred)
     print(
-        f"\nsynthetic threads (empathyqa.synthetic, risk_rate 0.1): {len(gold)} threads, "
-        f"{len(gold) / seconds:,.0f} threads/s with their answers (one core, loaded machine)"
+        f"\nsynthetic threads (empathyqa.synthetic, risk_rate 0.1): {len(gold)} threads with their answers, "
+        f"{len(gold) / seconds:,.0f} threads/s; the earlier word list {baseline:,.0f} threads/s "
+        "(one core, loaded machine)"
     )
     for level in ("high", "medium", "low", "none", "at risk"):
         f = figures[level]
