@@ -78,7 +78,7 @@ def report(split: str, scanner: RiskScanner, errors: bool) -> None:
         f"  false flags on none: {none['false_flag_rate']:.3f} any level, "
         f"{none['at_risk_false_flag_rate']:.3f} at medium or high"
     )
-    if errors and split == "dev":
+    if errors and split != "holdout":
         for row, p in zip(rows, pred, strict=True):
             if p != row["level"]:
                 print(f"  {row['level']:>6} -> {p:<6} {row['kind']:<22} {row['text']}")
@@ -138,12 +138,12 @@ def synthetic(scanner: RiskScanner, n: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=["dev", "holdout", "both"], default="both")
-    parser.add_argument("--errors", action="store_true", help="list dev's misses")
+    parser.add_argument("--split", choices=["dev", "tuning", "holdout", "both"], default="both")
+    parser.add_argument("--errors", action="store_true", help="list the misses of dev and tuning")
     parser.add_argument("--synthetic", type=int, default=0, help="also score N generated threads")
     args = parser.parse_args(argv)
     scanner = RiskScanner()
-    for split in ("dev", "holdout") if args.split == "both" else (args.split,):
+    for split in ("dev", "tuning", "holdout") if args.split == "both" else (args.split,):
         report(split, scanner, args.errors)
     if args.synthetic:
         synthetic(scanner, args.synthetic)
