@@ -143,8 +143,11 @@ _PAST = re.compile(
 )
 _PRESENT = re.compile(r"现在|最近|这几天|这两天|今天|今晚|昨晚|昨天|刚才|刚刚|这个月|这周|这次|又|正在")
 _THREAT = re.compile(
-    r"(?:要是|如果|假如|敢|再逼|再这样|再去|再不|不然|否则|不让)[^。!！?？]{0,16}我(?:就|也)[^,，]{0,3}$"
+    r"(?:要是|如果|假如|敢|再逼|再这样|再去|再不|不然|否则|不让)[^。!！?？]{0,16}我(?:就|也)[^,，]{0,5}$"
 )
+# "…过" as the experiential aspect ("想过自杀"), not 过年, 难过, 不过, 度过, 过日子.
+_ASPECT = re.compile(r"(?<![难不经度通超错路放])过(?!去|年|节|日子|完|得|来|不|了|活)")
+_URGE_CLAUSE = re.compile(r"[,，:：]")  # "想掐自己、拔头发": a desire carries over a list
 _DESIRE = re.compile(r"想|冲动|念头")
 _NOW = re.compile(
     r"今晚|今天晚上|就今天|今天就|明天就|这周就|这个?周末就|周末就|下周就|过几天就|马上就|现在就|等会儿?就|待会儿?就|"
@@ -451,6 +454,15 @@ class RiskScanner:
             or (named != "self" and _ANSWER_COUNSEL.search(sentence))
         ):
             return None
+        if (
+            entry.kind == "act"
+            and named == "self"
+            and _subject(clause_pre) is None
+            and _subject(pre) == "third"
+        ):
+            named = "third"  # an act in a subjectless clause is that of the person just named
+        if answer and named is None and carry is None:
+            return None  # an answer's subjectless sentence is the counsellor's general wording
         party = named or carry or "self"
         if _GENERIC_AFTER.search(post):
             party = "general"
@@ -459,7 +471,7 @@ class RiskScanner:
         if party == "third":
             return _Judged("low", "third", "third party")
         times = list(re.finditer(f"(?P<past>{_PAST.pattern})|(?P<now>{_PRESENT.pattern})", pre))
-        aspect = re.search("过(?!去)", m.group() + post[:1]) is not None
+        aspect = _ASPECT.search(m.group() + post[:1]) is not None
         if times and times[-1].lastgroup == "past":
             return _Judged("low", "self", "past")
         if aspect and (not times or _PAST.search(pre)):
@@ -472,7 +484,7 @@ class RiskScanner:
         if level == "high" and _THREAT.search(pre + m.group()[:1]):
             return _Judged("medium", "self", "threat")
         if entry.kind == "self_harm_act" and (
-            _DESIRE.search(clause_pre) or re.match(r"的(?:冲动|念头|想法)", post)
+            _DESIRE.search(_URGE_CLAUSE.split(pre)[-1]) or re.match(r"的(?:冲动|念头|想法)", post)
         ):
             return _Judged("medium", "self", "urge")
         if level == "medium" and entry.category == "suicide" and _NOW.search(sentence):
