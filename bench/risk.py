@@ -1,12 +1,14 @@
-"""Benchmark: the risk scanner on the frozen labelled set tests/data/risk_eval/{dev,holdout}.jsonl.
+"""Benchmark: the risk scanner on the labelled sets tests/data/risk_eval/{dev,tuning,holdout}.jsonl.
 
-    .venv/bin/python bench/risk.py [--split dev|holdout|both] [--errors]
+    .venv/bin/python bench/risk.py [--split dev|tuning|holdout|both] [--errors] [--synthetic N]
 
 Texts go through curation's Normalise (t2s, NFKC) first, as in the pipeline; `where=answer` items are
 scanned with the answer rules. Prints precision and recall per level (exact level), for medium+high
 together ("at risk": predicted >= medium against gold >= medium), the false-flag rate on level none
-(any flag raised), and scan speed. The holdout is scored here only: tune on dev.
---errors lists dev's misses (never the holdout's).
+(any flag raised), and scan speed. dev is frozen, tuning.jsonl holds sentences written later to tune
+generalisation; the holdout is scored here only, never tuned on.
+--errors lists the misses of dev and tuning (never the holdout's). --synthetic N times N generated threads
+(title, body, answers) beside the earlier word list.
 """
 
 from __future__ import annotations

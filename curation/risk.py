@@ -16,6 +16,10 @@ The level is that of the person writing. Context rules, in order:
 - Threat ("你要是敢分手，我就从楼上跳下来"): caps at medium. A desire before a self-harm act ("想划自己")
   makes it an urge: medium. A time now ("今晚") raises ideation to high.
 Figures of speech (累死了, 笑死, 想死你了) and idioms are not in the lexicon, or excluded by it.
+
+Speed: the lexicon's trigger words are found by their rarest character (or pair) in one regex pass; only
+sentences holding a trigger run the entries, each entry only where one of its required strings' key
+characters occurs.
 """
 
 from __future__ import annotations
