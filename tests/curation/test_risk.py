@@ -40,8 +40,8 @@ def test_dev_set_recall_and_precision_floors():
 
 
 def test_tuning_set_recall_and_precision_floors():
-    # 203 sentences written apart from dev (other wording, dialect, slang, hard negatives): pinned at
-    # recall 0.985, precision 1.00, no false flag on level none, exact level 0.985.
+    # 251 sentences written apart from dev (other wording, dialect, slang, hard negatives): pinned at
+    # recall 0.988, precision 1.00, false flags on level none 0.017 (none at medium or high), exact 0.980.
     recall, precision, false_flags, exact = _figures(TUNING)
     assert recall >= 0.95 and precision >= 0.95 and false_flags <= 0.03 and exact >= 0.95
 
