@@ -1,18 +1,21 @@
-"""Benchmark: the risk scanner on the frozen labelled set tests/data/risk_eval/{dev,holdout}.jsonl.
+"""Benchmark: the risk scanner on the labelled sets tests/data/risk_eval/{dev,tuning,holdout}.jsonl.
 
-    .venv/bin/python bench/risk.py [--split dev|holdout|both] [--errors]
+    .venv/bin/python bench/risk.py [--split dev|tuning|holdout|both] [--errors] [--synthetic N]
 
 Texts go through curation's Normalise (t2s, NFKC) first, as in the pipeline; `where=answer` items are
 scanned with the answer rules. Prints precision and recall per level (exact level), for medium+high
 together ("at risk": predicted >= medium against gold >= medium), the false-flag rate on level none
-(any flag raised), and scan speed. The holdout is scored here only: tune on dev.
---errors lists dev's misses (never the holdout's).
+(any flag raised), and scan speed. dev is frozen, tuning.jsonl holds sentences written later to tune
+generalisation; the holdout is scored here only, never tuned on.
+--errors lists the misses of dev and tuning (never the holdout's). --synthetic N times N generated threads
+(title, body, answers) beside the earlier word list.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -77,32 +80,57 @@ def report(split: str, scanner: RiskScanner, errors: bool) -> None:
         f"  false flags on none: {none['false_flag_rate']:.3f} any level, "
         f"{none['at_risk_false_flag_rate']:.3f} at medium or high"
     )
-    if errors and split == "dev":
+    if errors and split != "holdout":
         for row, p in zip(rows, pred, strict=True):
             if p != row["level"]:
                 print(f"  {row['level']:>6} -> {p:<6} {row['kind']:<22} {row['text']}")
 
 
+# The earlier word list (one alternation of 28 literal terms, matches looked at in a 12-character window):
+# the speed baseline, timed on the same threads.
+_WORD_LIST = re.compile(
+    "结束自己的生命|活着没有意义|活着没意思|离开这个世界|结束生命|了结自己|一了百了|不想活|活不下去|自杀|轻生|寻死|"
+    "想死|去死|跳楼|跳河|上吊|烧炭|安眠药|吞药|遗书|自残|自伤|割腕|划手|伤害自己|杀了他|同归于尽"
+)
+
+
+def _word_list_scan(text: str) -> list[str]:
+    return [text[max(0, m.start() - 12) : m.end() + 3] for m in _WORD_LIST.finditer(text)]
+
+
 def synthetic(scanner: RiskScanner, n: int) -> None:
-    """Thread-level levels against empathyqa.synthetic's planted risk sentences (another author's)."""
+    """Thread-level levels against empathyqa.synthetic's planted risk sentences (another author's), and
+    threads/s over title, body and answers (normalised beforehand) beside the earlier word list."""
     from empathyqa.synthetic import generate_corpus
 
     corpus = generate_corpus(n, seed=4, same_id_rate=0.0, risk_rate=0.1)
+    threads = [
+        (
+            t["source_id"],
+            normalise(t["title"]),
+            normalise(t["body"]),
+            [normalise(a["body"]) for a in t["answers"]],
+        )
+        for t in corpus.threads
+    ]
+    start = time.perf_counter()
+    for _, title, body, answers in threads:
+        for text in (title, body, *answers):
+            _word_list_scan(text)
+    baseline = len(threads) / (time.perf_counter() - start)
     gold, pred = [], []
     start = time.perf_counter()
-    for thread in corpus.threads:
-        for answer in thread["answers"]:  # answers are scanned in curation too (recorded, not gating)
-            scanner.scan(normalise(answer["body"]), "answer:x")
-        gold.append(corpus.truth.risk.get(thread["source_id"], "none"))
-        flags = scanner.scan(normalise(thread["title"]), "title") + scanner.scan(
-            normalise(thread["body"]), "body"
-        )
-        pred.append(overall_level(flags))
+    for source_id, title, body, answers in threads:
+        for answer in answers:  # answers are scanned in curation too (recorded, not gating)
+            scanner.scan(answer, "answer:x")
+        gold.append(corpus.truth.risk.get(source_id, "none"))
+        pred.append(overall_level(scanner.scan(title, "title") + scanner.scan(body, "body")))
     seconds = time.perf_counter() - start
     figures = score(gold, pred)
     print(
-        f"\nsynthetic threads (empathyqa.synthetic, risk_rate 0.1): {len(gold)} threads, "
-        f"{len(gold) / seconds:,.0f} threads/s with their answers (one core, loaded machine)"
+        f"\nsynthetic threads (empathyqa.synthetic, risk_rate 0.1): {len(gold)} threads with their answers, "
+        f"{len(gold) / seconds:,.0f} threads/s; the earlier word list {baseline:,.0f} threads/s "
+        "(one core, loaded machine)"
     )
     for level in ("high", "medium", "low", "none", "at risk"):
         f = figures[level]
@@ -112,12 +140,12 @@ def synthetic(scanner: RiskScanner, n: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=["dev", "holdout", "both"], default="both")
-    parser.add_argument("--errors", action="store_true", help="list dev's misses")
+    parser.add_argument("--split", choices=["dev", "tuning", "holdout", "both"], default="both")
+    parser.add_argument("--errors", action="store_true", help="list the misses of dev and tuning")
     parser.add_argument("--synthetic", type=int, default=0, help="also score N generated threads")
     args = parser.parse_args(argv)
     scanner = RiskScanner()
-    for split in ("dev", "holdout") if args.split == "both" else (args.split,):
+    for split in ("dev", "tuning", "holdout") if args.split == "both" else (args.split,):
         report(split, scanner, args.errors)
     if args.synthetic:
         synthetic(scanner, args.synthetic)

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from annotation.draft.selection import select_pairs
-from curation.risk import RiskScanner, asker_level, load_lexicon, overall_level
+from curation.risk import RiskScanner, asker_level, load_lexicon, load_triggers, overall_level
 from curation.text import normalise
 from training.data import is_risky
 
 DEV = Path(__file__).resolve().parents[1] / "data" / "risk_eval" / "dev.jsonl"
+TUNING = DEV.with_name("tuning.jsonl")
 SCANNER = RiskScanner()
 
 
@@ -20,18 +21,55 @@ def level(text: str, field: str = "body") -> str:
     return overall_level(SCANNER.scan(normalise(text), field))
 
 
-def test_dev_set_recall_and_precision_floors():
-    rows = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines()]
+def _figures(path: Path) -> tuple[float, float, float, float]:
+    """(at-risk recall, at-risk precision, false-flag rate on level none, exact-level accuracy)."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     pred = [level(r["text"], "answer:x" if r["where"] == "answer" else "body") for r in rows]
     at_risk = {"medium", "high"}
     gold_pos = [r["level"] in at_risk for r in rows]
     pred_pos = [p in at_risk for p in pred]
     tp = sum(g and p for g, p in zip(gold_pos, pred_pos, strict=True))
-    assert tp / sum(gold_pos) >= 0.95 and tp / sum(pred_pos) >= 0.9
     nones = [p for r, p in zip(rows, pred, strict=True) if r["level"] == "none"]
-    assert sum(p != "none" for p in nones) / len(nones) <= 0.05
     exact = sum(r["level"] == p for r, p in zip(rows, pred, strict=True)) / len(rows)
-    assert exact >= 0.9
+    return tp / sum(gold_pos), tp / sum(pred_pos), sum(p != "none" for p in nones) / len(nones), exact
+
+
+def test_dev_set_recall_and_precision_floors():
+    recall, precision, false_flags, exact = _figures(DEV)  # 1.00, 1.00, 0.00, 1.00 when pinned
+    assert recall >= 0.95 and precision >= 0.9 and false_flags <= 0.05 and exact >= 0.9
+
+
+def test_tuning_set_recall_and_precision_floors():
+    # 251 sentences written apart from dev (other wording, dialect, slang, hard negatives): pinned at
+    # recall 0.988, precision 1.00, false flags on level none 0.017 (none at medium or high), exact 0.980.
+    recall, precision, false_flags, exact = _figures(TUNING)
+    assert recall >= 0.95 and precision >= 0.95 and false_flags <= 0.03 and exact >= 0.95
+
+
+def test_every_bundled_entry_is_reached_by_a_trigger_word():
+    # Sentences without a trigger word skip the patterns; an entry not reached by one would make its own
+    # anchors triggers (correct, slower): keep the bundled lexicon free of those.
+    assert SCANNER.uncovered == []
+    assert SCANNER.scan("今天和同事一起吃了午饭，下午开会讨论了下个季度的计划。", "body") == []
+
+
+def test_an_extra_entry_without_trigger_words_still_flags(tmp_path):
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(
+        'entries:\n  - {pattern: "人生没有盼头", category: suicide, level: medium, kind: ideation}\n',
+        encoding="utf-8",
+    )
+    scanner = RiskScanner(load_lexicon(extra))
+    assert scanner.uncovered == [len(scanner.entries) - 1]
+    flags = scanner.scan(normalise("我今年四十岁，离婚以后一个人住，觉得人生没有盼头。"), "body")
+    assert [(f.level, f.term) for f in flags] == [("medium", "人生没有盼头")]
+
+
+def test_trigger_words_are_literal_or_small_finite_patterns(tmp_path):
+    bad = tmp_path / "lexicon.yaml"
+    bad.write_text('triggers: ["死.*"]\nentries: []\n', encoding="utf-8")
+    with pytest.raises(SystemExit, match="not a small finite pattern"):
+        load_triggers(bad)
 
 
 @pytest.mark.parametrize(
