@@ -149,6 +149,23 @@ def _sizes(items: list[Record]) -> np.ndarray | None:
     return np.array([item["_nsh"] for item in items], dtype=np.int64)
 
 
+def _cluster(keys: LazyKeys, items: list[Record], config: CurationConfig, find_pairs: PairFinder):
+    """Near-duplicate clusters of `items` (threads or answers, each with its signature and key hash)."""
+    return cluster(
+        keys,
+        _signatures(items, config.num_perm),
+        shingler(config),
+        verifier(config),
+        config.lsh_threshold,
+        config.num_perm,
+        config.max_bucket_pairs,
+        find_pairs=find_pairs,
+        key_hashes=[item["_key_hash"] for item in items],
+        sizes=_sizes(items),
+        check=pair_checker(config),
+    )
+
+
 def dedup_questions(
     records: list[Record],
     config: CurationConfig,
@@ -164,19 +181,7 @@ def dedup_questions(
         for answer in doc["answers"]:
             answer.setdefault("question_source_id", doc["question_id"])
         doc.setdefault("merged_source_ids", [])
-    uf, info = cluster(
-        LazyKeys(records, question_key),
-        _signatures(records, config.num_perm),
-        shingler(config),
-        verifier(config),
-        config.lsh_threshold,
-        config.num_perm,
-        config.max_bucket_pairs,
-        find_pairs=find_pairs,
-        key_hashes=[doc["_key_hash"] for doc in records],
-        sizes=_sizes(records),
-        check=pair_checker(config),
-    )
+    uf, info = _cluster(LazyKeys(records, question_key), records, config, find_pairs)
     stats.counters.update({f"questions_{k}": v for k, v in info.items() if isinstance(v, int)})
     kept_ids: set[int] = set()
     sizes = []
@@ -216,19 +221,8 @@ def dedup_answers(
         answer["dup_cluster"] = None
     if len(items) < 2:
         return []
-    uf, info = cluster(
-        LazyKeys(items, lambda item: dedup_key(item[1]["body"])),
-        _signatures([answer for _, answer in items], config.num_perm),
-        shingler(config),
-        verifier(config),
-        config.lsh_threshold,
-        config.num_perm,
-        config.max_bucket_pairs,
-        find_pairs=find_pairs,
-        key_hashes=[answer["_key_hash"] for _, answer in items],
-        sizes=_sizes([answer for _, answer in items]),
-        check=pair_checker(config),
-    )
+    answers = [answer for _, answer in items]
+    uf, info = _cluster(LazyKeys(items, lambda item: dedup_key(item[1]["body"])), answers, config, find_pairs)
     stats.counters.update({f"answers_{k}": v for k, v in info.items() if isinstance(v, int)})
     dropped: set[int] = set()
     left = {id(doc): len(doc["answers"]) for doc in records}

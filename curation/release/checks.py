@@ -8,7 +8,6 @@ ids and urls only where the manifest says `include_source_ids`), checksums and t
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -19,7 +18,7 @@ import pyarrow.parquet as pq
 
 from curation.release.ids import ANSWER_ID, QUESTION_ID, SOURCE_COLUMNS, release_schema
 from empathyqa.coe import build_prompt, parse_completion
-from empathyqa.outputs import IncompleteOutput, check_output, read_manifest
+from empathyqa.outputs import IncompleteOutput, check_output, read_manifest, sha256_file
 from empathyqa.schema import LAYERS, RELEASE_SPLITS, pair_id
 
 TEXT_COLUMNS = ("title", "question", "answer", "prompt", "completion")
@@ -186,14 +185,6 @@ def check_tables(
                     failures.add("split overlap", f"{label} {key} is in {first} and {split}")
             _check_row(split, row, failures, scanner)
     return failures
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def checksum_lines(folder: Path, names: Iterable[str]) -> str:
