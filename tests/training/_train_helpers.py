@@ -108,6 +108,7 @@ def release_rows(n_questions: int = 20) -> list[dict[str, Any]]:
             "question": question,
             "prompt": prompt,
             "risk_flags": ["self_harm"] if i == 7 else [],
+            "risk_level": "high" if i == 7 else "none",  # the asker's level gates every row of the question
         }
         rows.append(
             {
