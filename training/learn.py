@@ -260,7 +260,7 @@ def learn(out: Path, recipe: Path, overrides: dict[str, dict[str, Any]]) -> dict
     after_sft, t_sft_eval = timed(generate, sft_dir, prompts, max_new)
 
     reward_dir = out / "reward"
-    argv = [*common, "--model_name_or_path", str(model_dir), "--output_dir", str(reward_dir)]
+    argv = [*common, "--model_name_or_path", str(sft_dir), "--output_dir", str(reward_dir)]
     mark = time.perf_counter()
     if reward_cli.main(argv + _flags(overrides.get("reward", {}))) != 0:
         raise TrainingInputError("reward model training failed")
