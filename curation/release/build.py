@@ -45,6 +45,7 @@ from curation.release.inputs import (
     read_coe,
     read_curated,
     read_previous,
+    takedown_ids,
 )
 from curation.release.splits import assign_splits, parse_fractions
 from empathyqa.config import add_dataclass_arguments, dataclass_from_args
@@ -181,7 +182,8 @@ def _build_locked(config: ReleaseConfig, fractions: tuple[float, float, float], 
         threads, report, curated_file, curated_manifest = read_curated(
             Path(config.curated), legacy=config.legacy_curated
         )
-        records = read_coe([Path(p) for p in config.coe])
+        taken_down = takedown_ids(report)
+        records = [r for r in read_coe([Path(p) for p in config.coe]) if r["question_id"] not in taken_down]
         agreements = read_agreements([Path(p) for p in config.coe])
         previous = read_previous(Path(config.previous)) if config.previous else None
         rows = build_rows(

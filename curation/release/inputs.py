@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 
 from curation.release.ids import QUESTION_ID, release_answer_id, release_question_id, strip_query
-from curation.takedown import drop_taken_down
+from curation.takedown import TakedownError, is_taken_down, load_takedown
 from empathyqa.coe import build_prompt, format_completion
 from empathyqa.io import read_table
 from empathyqa.outputs import IncompleteOutput, Manifest, check_output, read_manifest
@@ -99,8 +99,20 @@ def read_curated(
             raise ReleaseInputError(f"--curated: {curated_file} holds question {qid} twice")
         seen.add(qid)
     report = read_report(curated_file.parent / REPORT_FILE)
-    threads = drop_taken_down(threads, ((report or {}).get("settings") or {}).get("takedown"))
+    taken_down = takedown_ids(report)
+    threads = [t for t in threads if not is_taken_down(t, taken_down)]
     return threads, report, curated_file, manifest
+
+
+def takedown_ids(report: dict[str, Any] | None) -> frozenset[str]:
+    """The ids on the takedown list the curation report names and on $EMPATHYQA_TAKEDOWN, as they are now."""
+    try:
+        return load_takedown(((report or {}).get("settings") or {}).get("takedown"))
+    except TakedownError as exc:
+        raise ReleaseInputError(
+            f"{exc}; the curation report names it, so the release will not go out without it "
+            "(restore the file, or point $EMPATHYQA_TAKEDOWN at it)"
+        ) from exc
 
 
 def read_previous(folder: Path) -> dict[str, str]:

@@ -326,6 +326,22 @@ def test_missing_curated_file_is_a_clear_error(tmp_path):
     assert not (tmp_path / "out" / "1.0.0").exists()
 
 
+def test_takedown_list_named_by_curation_but_gone_stops_the_release(tmp_path):
+    """A list the curation report names must be there at release time: a missing one is not an empty one."""
+    gone = tmp_path / "takedown.txt"
+    report = {"counts": {"in": 30, "out": 30}, "settings": {"takedown": str(gone)}}
+    paths = write_inputs(tmp_path, report=report)
+    result = run_cli(*build_args(paths, tmp_path / "out"))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert f"takedown list {gone} not found" in result.stderr
+    assert not (tmp_path / "out" / "1.0.0").exists()
+    gone.write_text("yixinli:101  # asked by e-mail\n", encoding="utf-8")
+    result = run_cli(*build_args(paths, tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    released = {row["question_id"] for row in all_rows(tmp_path / "out" / "1.0.0").values()}
+    assert rid("yixinli:101") not in released and rid("yixinli:102") in released
+
+
 def test_coe_for_unknown_pair_is_a_clear_error(tmp_path):
     reviews = [coe_record("yixinli:999", "zz", "accepted", "2026-11-21")]
     paths = write_inputs(tmp_path / "in", reviews=reviews)
