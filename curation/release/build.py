@@ -49,7 +49,14 @@ from curation.release.inputs import (
 )
 from curation.release.splits import assign_splits, parse_fractions
 from empathyqa.config import add_dataclass_arguments, dataclass_from_args
-from empathyqa.outputs import Manifest, OutputBusy, folder_lock, write_manifest
+from empathyqa.outputs import (
+    IncompleteOutput,
+    Manifest,
+    OutputBusy,
+    folder_lock,
+    read_manifest,
+    write_manifest,
+)
 from empathyqa.progress import print_summary, progress
 from empathyqa.schema import RELEASE_SPLITS, STAND_IN_MODEL, conform
 
@@ -103,6 +110,31 @@ class ReleaseConfig:
         default=False,
         metadata={"help": "read a curated folder that has no manifest.json (written before manifests)"},
     )
+    new_salt: bool = field(
+        default=False,
+        metadata={
+            "help": "accept that the curated data used another pseudonym salt than --previous did (the "
+            "same person then gets another pseudonym in this version)"
+        },
+    )
+
+
+def check_same_salt_as_previous(previous: Path, curated: Manifest | None) -> None:
+    """Pseudonyms stay stable across versions only when both were curated with one salt."""
+    try:
+        earlier = read_manifest(previous)
+    except IncompleteOutput as exc:
+        raise ReleaseInputError(f"--previous: {exc}") from exc
+    before = (((earlier.meta if earlier else {}).get("curated") or {}).get("meta") or {}).get(
+        "salt_fingerprint"
+    )
+    now = (curated.meta if curated else {}).get("salt_fingerprint")
+    if before and now and before != now:
+        raise ReleaseInputError(
+            f"--previous: {previous} was curated with another salt (fingerprint {before}, this curated "
+            f"data's is {now}), so askers' and answerers' pseudonyms would change between versions; "
+            "curate again with the first salt ($EMPATHYQA_SALT_FILE), or pass --new-salt to accept it"
+        )
 
 
 def _fail(message: str) -> SystemExit:
@@ -186,6 +218,8 @@ def _build_locked(config: ReleaseConfig, fractions: tuple[float, float, float], 
         records = [r for r in read_coe([Path(p) for p in config.coe]) if r["question_id"] not in taken_down]
         agreements = read_agreements([Path(p) for p in config.coe])
         previous = read_previous(Path(config.previous)) if config.previous else None
+        if previous is not None and not config.new_salt:
+            check_same_salt_as_previous(Path(config.previous), curated_manifest)
         rows = build_rows(
             threads,
             records,

@@ -150,6 +150,7 @@ def write_inputs(
     reviews: list[dict] | None = None,
     report: dict | None = REPORT,
     manifest: bool = True,
+    salt_fingerprint: str = "test",
 ) -> dict[str, Path]:
     """curated/, coe_draft/ and coe_review/ folders as the earlier stages write them.
 
@@ -167,7 +168,7 @@ def write_inputs(
             json.dumps(report, ensure_ascii=False), encoding="utf-8"
         )
     if manifest:
-        write_manifest(paths["curated"], "curation", {"salt_fingerprint": "test"})
+        write_manifest(paths["curated"], "curation", {"salt_fingerprint": salt_fingerprint})
     pq.write_table(
         conform(sample_drafts() if drafts is None else drafts, COE_RECORD), paths["draft"] / "coe.parquet"
     )

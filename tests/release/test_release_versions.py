@@ -143,6 +143,20 @@ def test_previous_pins_a_backfilled_crawl_and_other_shares(corpus, tmp_path):
     assert "--previous 1.0.0:" in (c / "README.md").read_text(encoding="utf-8")
 
 
+def test_previous_curated_with_another_salt_is_refused_unless_accepted(corpus, tmp_path, capsys):
+    a = _build(tmp_path, corpus[:200], "1.0.0", reviews=[])
+    paths = write_inputs(
+        tmp_path / "in-1.1.0", threads=corpus, drafts=[], reviews=[], salt_fingerprint="0f0f"
+    )
+    args = build_args(paths, tmp_path / "out", "1.1.0", "--split", "0.9,0.05,0.05", "--previous", str(a))
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    assert "was curated with another salt (fingerprint test, this curated data's is 0f0f)" in str(stop.value)
+    assert not (tmp_path / "out" / "1.1.0").exists()
+    assert main([*args, "--new-salt"]) == 0
+    assert read_manifest(tmp_path / "out" / "1.1.0").meta["curated"]["meta"]["salt_fingerprint"] == "0f0f"
+
+
 def test_reposts_stay_together(corpus, default_release):
     groups: dict[str, set[str]] = {}
     for split, rows in read_rows(default_release).items():
