@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -353,10 +352,26 @@ class AssignTopic(MapStep):
         ctx.count(self.name, f"source:{source}")
 
 
-def shingler(config: CurationConfig) -> Callable[[str], np.ndarray]:
-    if config.shingle == "word":
-        return lambda key: word_shingles(key, config.ngram)
-    return lambda key: char_shingles(key, config.ngram)
+class Shingler:
+    """Sorted unique shingle hashes of a dedup key (`many`: of many keys, characters in one pass)."""
+
+    def __init__(self, config: CurationConfig) -> None:
+        self.word, self.n = config.shingle == "word", config.ngram
+
+    def __call__(self, key: str) -> np.ndarray:
+        return word_shingles(key, self.n) if self.word else char_shingles(key, self.n)
+
+    def many(self, keys: list[str]) -> list[np.ndarray]:
+        if self.word:
+            return [self(key) for key in keys]
+        flat, offsets = char_shingle_batch(keys, self.n)
+        return [
+            np.unique(flat[a:b]) for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)
+        ]
+
+
+def shingler(config: CurationConfig) -> Shingler:
+    return Shingler(config)
 
 
 def sign_keys(keys: list[str], config: CurationConfig) -> tuple[np.ndarray, np.ndarray]:

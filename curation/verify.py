@@ -118,34 +118,31 @@ def estimated_matches(signatures: np.ndarray, pairs: np.ndarray, chunk: int = 65
     out = np.empty(len(pairs), dtype=np.int32)
     for start in range(0, len(pairs), chunk):
         part = pairs[start : start + chunk]
-        out[start : start + chunk] = (signatures[part[:, 0]] == signatures[part[:, 1]]).sum(axis=1)
+        out[start : start + chunk] = np.count_nonzero(
+            signatures[part[:, 0]] == signatures[part[:, 1]], axis=1
+        )
     return out
 
 
 def exact_sets(
-    keys: Sequence[str], pairs: np.ndarray, shingle_fn: ShingleFn, cache_limit: int = 4096
+    keys: Sequence[str], pairs: np.ndarray, shingle_fn: ShingleFn, chunk: int = 2048
 ) -> np.ndarray:
-    """(m, 2) exact Jaccard and containment per pair (rows of ids into `keys`, sorted by first id, so
-    a small cache of shingle sets serves most reads; it is emptied when full, to bound memory)."""
-    cache: dict[int, np.ndarray] = {}
-
-    def shingles(i: int) -> np.ndarray:
-        if i not in cache:
-            if len(cache) >= cache_limit:
-                cache.clear()
-            cache[i] = shingle_fn(keys[i])
-        return cache[i]
-
+    """(m, 2) exact Jaccard and containment per pair (rows of ids into `keys`), `chunk` pairs at a time
+    so that only their shingle sets are held; a shingler with `many(keys)` makes them in one pass."""
+    many = getattr(shingle_fn, "many", None) or (lambda texts: [shingle_fn(t) for t in texts])
     out = np.zeros((len(pairs), 2))
-    for n, (i, j) in enumerate(pairs.tolist()):
-        out[n] = jaccard_and_containment(shingles(i), shingles(j))
+    for start in range(0, len(pairs), chunk):
+        part = pairs[start : start + chunk]
+        ids = np.unique(part).tolist()
+        sets = dict(zip(ids, many([keys[i] for i in ids]), strict=True))
+        for n, (i, j) in enumerate(part.tolist(), start):
+            out[n] = jaccard_and_containment(sets[i], sets[j])
     return out
 
 
-_BAG_BUCKETS = 256  # characters hashed into this many counters: merging only loosens the bound
-
-
-def char_bag_bound(own: dict[int, str], pairs: np.ndarray, chunk: int = 8192) -> np.ndarray:
+def char_bag_bound(
+    own: dict[int, str], pairs: np.ndarray, buckets: int = 256, chunk: int = 8192
+) -> np.ndarray:
     """Upper bound of each pair's Indel similarity: 2 x shared character counts / total length.
 
     A common subsequence uses each character at most as often as the rarer side has it; counting
@@ -155,26 +152,20 @@ def char_bag_bound(own: dict[int, str], pairs: np.ndarray, chunk: int = 8192) ->
     ids = np.fromiter(own, dtype=np.int64, count=len(own))
     texts = list(own.values())
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    starts = np.concatenate(([0], np.cumsum(lengths)))
     codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    shift = np.uint32(32 - (buckets - 1).bit_length())  # Fibonacci hashing to log2(buckets) bits
     with np.errstate(over="ignore"):
-        buckets = (codes * np.uint32(0x9E3779B1)) >> np.uint32(24)  # Fibonacci hashing to 8 bits
+        which = (codes * np.uint32(0x9E3779B1)) >> shift
+    rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+    bags = np.bincount(rows * buckets + which, minlength=len(texts) * buckets).reshape(len(texts), buckets)
+    bags = bags.astype(np.int16 if len(texts) and lengths.max() < 2**15 else np.int32)
     local = np.searchsorted(ids, pairs)
-    out = np.empty(len(pairs))
+    total = lengths[local[:, 0]] + lengths[local[:, 1]]
+    shared = np.empty(len(pairs), dtype=np.int64)
     for at in range(0, len(pairs), chunk):
         part = local[at : at + chunk]
-        docs, inverse = np.unique(part, return_inverse=True)
-        sizes = lengths[docs]
-        rows = np.repeat(np.arange(len(docs)), sizes)
-        # the characters of each doc in turn: its start plus 0, 1, ... up to its length
-        where = np.arange(len(rows)) + np.repeat(starts[docs] - (np.cumsum(sizes) - sizes), sizes)
-        bags = np.bincount(rows * _BAG_BUCKETS + buckets[where], minlength=len(docs) * _BAG_BUCKETS)
-        bags = bags.reshape(len(docs), _BAG_BUCKETS).astype(np.int16 if lengths.max() < 2**15 else np.int32)
-        inverse = inverse.reshape(part.shape)
-        shared = np.minimum(bags[inverse[:, 0]], bags[inverse[:, 1]]).sum(axis=1, dtype=np.int64)
-        total = lengths[part[:, 0]] + lengths[part[:, 1]]
-        out[at : at + chunk] = np.where(total > 0, 2 * shared / np.maximum(total, 1), 1.0)
-    return out
+        shared[at : at + chunk] = np.minimum(bags[part[:, 0]], bags[part[:, 1]]).sum(axis=1, dtype=np.int64)
+    return np.where(total > 0, 2 * shared / np.maximum(total, 1), 1.0)
 
 
 def edit_scores(keys: Sequence[str], pairs: np.ndarray, cutoff: float, workers: int = 1) -> np.ndarray:
@@ -191,9 +182,10 @@ def edit_scores(keys: Sequence[str], pairs: np.ndarray, cutoff: float, workers: 
     la, lb = lengths[local[:, 0]], lengths[local[:, 1]]
     # a float margin: the bounds are exact in integers, the cutoff compare must not lose a pair to rounding
     reach = np.flatnonzero(2 * np.minimum(la, lb) >= (cutoff - 1e-9) * (la + lb))
-    if len(reach):
-        near = {i: own[i] for i in np.unique(pairs[reach]).tolist()}
-        reach = reach[char_bag_bound(near, pairs[reach]) >= cutoff - 1e-9]
+    for buckets in (32, 256):  # coarse counts settle most pairs with little memory traffic
+        if len(reach):
+            near = {i: own[i] for i in np.unique(pairs[reach]).tolist()}
+            reach = reach[char_bag_bound(near, pairs[reach], buckets) >= cutoff - 1e-9]
     first = [own[i] for i in pairs[reach, 0].tolist()]
     second = [own[i] for i in pairs[reach, 1].tolist()]
     found = cpdist(first, second, scorer=Indel.normalized_similarity, score_cutoff=cutoff, workers=workers)
