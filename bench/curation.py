@@ -375,6 +375,11 @@ def section_run(threads: list[dict], config: CurationConfig, planted: list[dict]
                     f"  {engine:5s} {what:34s} {len(rows) / wall:7,.0f} {name}/s wall ({wall:.1f} s; "
                     f"{len(rows) / max(cpu, 1e-9):,.0f} per CPU-second{ratio if name != 'threads' else ''})"
                 )
+                if rensa_rate and name == "posts":
+                    print(
+                        f"  RATIO whole run ({engine}) / rensa MinHash+LSH alone: "
+                        f"{len(rows) / wall / rensa_rate:.2f}x (target >= 0.55x)"
+                    )
                 print(
                     f"        out {report['counts']['threads_out']:,}; dedup {report['timing']['dedup']} s; "
                     f"dropped {dict(sorted(report['rejects_by_reason'].items()))}"
