@@ -39,7 +39,7 @@ from curation.minhash import UnionFind, cluster, signature  # noqa: E402
 from curation.pipeline import Context  # noqa: E402
 from curation.reader import to_working  # noqa: E402
 from curation.run import batched, curate  # noqa: E402
-from curation.steps import build_record_steps, shingler  # noqa: E402
+from curation.steps import build_record_steps, shingler, sign_keys  # noqa: E402
 from curation.text import dedup_key, normalise  # noqa: E402
 from curation.verify import LocalChecker, check_pairs  # noqa: E402
 from empathyqa.synthetic import Truth, iter_threads  # noqa: E402
@@ -138,10 +138,7 @@ def ours(keys: list[str], config: CurationConfig, workers: int = 1) -> tuple[flo
     """Text key to clusters: shingles, signatures, LSH, screened verification (`workers` for checks)."""
     shingles = shingler(config)
     started = time.perf_counter()
-    sets = [shingles(k) for k in keys]
-    sigs = np.stack([signature(s, config.num_perm) for s in sets])
-    sizes = np.array([len(s) for s in sets])
-    del sets
+    sigs, sizes = sign_keys(keys, config)
     check = LocalChecker(workers) if workers > 1 else check_pairs
     uf, stats = cluster(
         keys,
@@ -250,34 +247,52 @@ def baseline(name: str, fn, *args):
         return None
 
 
-def section_dedup(keys: list[str], group: list[int], config: CurationConfig, workers: int) -> float | None:
+def best_of(repeats: int, *runs):
+    """Each run (a callable returning (seconds, ...)) `repeats` times, interleaved so that all see the
+    same load; the fastest result of each (the least disturbed on a shared machine)."""
+    best: list = [None] * len(runs)
+    for _ in range(repeats):
+        for k, run in enumerate(runs):
+            result = run()
+            if result is not None and (best[k] is None or result[0] < best[k][0]):
+                best[k] = result
+    return best
+
+
+def section_dedup(
+    keys: list[str], group: list[int], config: CurationConfig, workers: int, repeats: int = 3
+) -> float | None:
     n = len(keys)
-    print(f"\n== 1. dedup of {n:,} posts (title + body keys), same input ==")
+    print(f"\n== 1. dedup of {n:,} posts (title + body keys), same input, best of {repeats} interleaved ==")
     print(
         f"  {'method':58s} {'docs/s':>8s} {'seconds':>8s} {'recall':>7s} {'precision':>9s} {'vs rensa':>8s}"
     )
-    rows = []
-    seconds, clusters, stats = ours(keys, config)
-    rows.append(("ours, one core", seconds, clusters))
+    warm = keys[: min(len(keys), 300)]  # first calls pay for imports and caches: not the method's cost
+    ours(warm, config)
+    baseline("rensa", rensa_dedup, warm)
+    one, found = best_of(repeats, lambda: ours(keys, config), lambda: baseline("rensa", rensa_dedup, keys))
+    seconds, clusters, stats = one
+    rows = [("ours, one core", seconds, clusters)]
     if workers > 1:
         w_seconds, w_clusters, _ = ours(keys, config, workers)
-        rows.append((f"ours, exact checks on {workers} processes", w_seconds, w_clusters))
-    found = baseline("rensa", rensa_dedup, keys)
+        rows.append((f"ours, exact checks on {workers} processes (once)", w_seconds, w_clusters))
     rensa_rate = n / found[0] if found else None
     if found:
         rows.append(("rensa RMinHash + RMinHashLSH(0.7, 16 bands), one core", *found))
     found = baseline("datatrove", datatrove_dedup, keys)
     if found:
-        rows.append(("datatrove MinHash char-5, 14x8 buckets, one task", *found))
+        rows.append(("datatrove MinHash char-5, 14x8 buckets, one task (once)", *found))
     for name, secs, cl in rows:
         recall, precision = score(cl, group)
         ratio = f"{(n / secs) / rensa_rate:.2f}x" if rensa_rate else "-"
         print(f"  {name:58s} {n / secs:8,.0f} {secs:8.2f} {recall:7.3f} {precision:9.3f} {ratio:>8s}")
     print(
         "  ours: candidates {candidates:,}, settled by the estimate {screened_duplicate:,} duplicate / "
-        "{screened_distinct:,} distinct, left open {checked:,} (edit similarity on all, exact sets on {exact_checks:,}), "
-        "verified {verified:,}".format(**stats)
+        "{screened_distinct:,} distinct, left open {checked:,} (edit similarity where the character "
+        "counts allow it, exact sets on {exact_checks:,}), verified {verified:,}".format(**stats)
     )
+    if rensa_rate:
+        print(f"  RATIO dedup ours / rensa: {(n / seconds) / rensa_rate:.2f}x (target >= 1.00x)")
     return rensa_rate
 
 
@@ -360,6 +375,11 @@ def section_run(threads: list[dict], config: CurationConfig, planted: list[dict]
                     f"  {engine:5s} {what:34s} {len(rows) / wall:7,.0f} {name}/s wall ({wall:.1f} s; "
                     f"{len(rows) / max(cpu, 1e-9):,.0f} per CPU-second{ratio if name != 'threads' else ''})"
                 )
+                if rensa_rate and name == "posts":
+                    print(
+                        f"  RATIO whole run ({engine}) / rensa MinHash+LSH alone: "
+                        f"{len(rows) / wall / rensa_rate:.2f}x (target >= 0.55x)"
+                    )
                 print(
                     f"        out {report['counts']['threads_out']:,}; dedup {report['timing']['dedup']} s; "
                     f"dropped {dict(sorted(report['rejects_by_reason'].items()))}"

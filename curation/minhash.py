@@ -8,8 +8,10 @@ verified in `curation.verify`: screened by their estimated Jaccard, then checked
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -57,6 +59,31 @@ def signature(shingles: np.ndarray, num_perm: int = 128) -> np.ndarray:
         digest = _RMinHash.digest_matrix_from_flat_token_hashes(tokens, offsets, num_perm, _PRIME_SEED)
         return np.array(digest.to_rows()[0], dtype=np.uint32)
     return numpy_signature(shingles, num_perm)
+
+
+def signature_matrix(
+    flat: np.ndarray, offsets: np.ndarray, num_perm: int = 128, chunk: int = 4096
+) -> np.ndarray:
+    """uint32[rows, num_perm]: the signature of each row of a flat array of shingle hashes (repeats
+    allowed: a minimum does not see them), `chunk` rows per call into rensa's kernel."""
+    rows = len(offsets) - 1
+    out = np.empty((rows, num_perm), dtype=np.uint32)
+    sizes = np.diff(offsets)
+    if _RMinHash is None or not (sizes > 0).all():
+        for i in range(rows):
+            out[i] = signature(flat[offsets[i] : offsets[i + 1]], num_perm)
+        return out
+    tokens = np.ascontiguousarray(flat, dtype=np.uint64)
+    for start in range(0, rows, chunk):
+        stop = min(rows, start + chunk)
+        part = offsets[start : stop + 1]
+        local = (part - part[0]).astype(np.uint64)
+        digest = _RMinHash.digest_matrix_from_flat_token_hashes(
+            tokens[part[0] : part[-1]], local, num_perm, _PRIME_SEED
+        )
+        values = array("I", chain.from_iterable(digest.to_rows()))
+        out[start:stop] = np.frombuffer(values, dtype=np.uint32).reshape(stop - start, num_perm)
+    return out
 
 
 def numpy_signature(shingles: np.ndarray, num_perm: int = 128) -> np.ndarray:
@@ -168,18 +195,28 @@ PairFinder = Callable[[np.ndarray, int, int, int], "np.ndarray | set[tuple[int, 
 MAX_PARTNERS = 16  # candidate partners kept per document, most similar first
 
 
-def nearest_partners(pairs: np.ndarray, signatures: np.ndarray, k: int = MAX_PARTNERS) -> np.ndarray:
+def nearest_partners(
+    pairs: np.ndarray, signatures: np.ndarray, k: int = MAX_PARTNERS, matches: np.ndarray | None = None
+) -> np.ndarray:
     """The pairs that are among the `k` highest estimated Jaccards of either of their documents.
 
     Posts built from shared stock sentences put every post in many buckets with every other one: the
     candidates grow with the square of the corpus. A repost is its original's nearest neighbour by a
     wide margin (J 0.5-1 against 0.1-0.4 for posts that share stock lines), so keeping each document's
     k nearest bounds the work at n x k pairs and loses a true pair only when a document has k closer
-    distinct neighbours.
+    distinct neighbours. Pruning a subset first and the whole later keeps the same pairs: a pair in a
+    document's k nearest overall is among its k nearest in any subset holding it.
     """
+    return pairs[nearest_index(pairs, signatures, k, matches)]
+
+
+def nearest_index(
+    pairs: np.ndarray, signatures: np.ndarray, k: int = MAX_PARTNERS, matches: np.ndarray | None = None
+) -> np.ndarray:
+    """Sorted row numbers of the pairs `nearest_partners` keeps (`matches`: their equal values)."""
     if len(pairs) <= k:
-        return pairs
-    matches = estimated_matches(signatures, pairs)
+        return np.arange(len(pairs))
+    matches = estimated_matches(signatures, pairs) if matches is None else matches
     ends = np.concatenate([pairs[:, 0], pairs[:, 1]])
     score = np.concatenate([matches, matches])
     index = np.concatenate([np.arange(len(pairs))] * 2)
@@ -187,22 +224,53 @@ def nearest_partners(pairs: np.ndarray, signatures: np.ndarray, k: int = MAX_PAR
     ends = ends[order]
     first = np.flatnonzero(np.concatenate(([True], ends[1:] != ends[:-1])))
     rank = np.arange(len(ends)) - np.repeat(first, np.diff(np.append(first, len(ends))))
-    return pairs[np.unique(index[order][rank < k])]
+    return np.unique(index[order][rank < k])
+
+
+_ROWS_PER_PASS = 1 << 22  # band rows sorted at once (32 MiB of keys)
+
+
+def bucket_pairs_sorted(keys: np.ndarray, id_bits: int, max_bucket_pairs: int) -> np.ndarray:
+    """Candidate pairs from rows of sorted keys (band hash high bits, doc id low bits): runs of equal
+    high bits are buckets, their ids come sorted; pairs formed as `bucket_pairs` forms them."""
+    flat = keys.reshape(-1)
+    if not len(flat):
+        return np.zeros((0, 2), dtype=np.int64)
+    bucket = flat >> np.uint64(id_bits)
+    ids = (flat & np.uint64((1 << id_bits) - 1)).astype(np.int64)
+    change = bucket[1:] != bucket[:-1]
+    change[keys.shape[1] - 1 :: keys.shape[1]] = True  # a new band row starts a new bucket
+    bounds = np.flatnonzero(np.concatenate(([True], change, [True])))
+    starts, sizes = bounds[:-1], np.diff(bounds)
+    found = [np.zeros((0, 2), dtype=np.int64)]
+    for size in np.unique(sizes[sizes > 1]).tolist():
+        at = starts[sizes == size]
+        members = ids[at[:, None] + np.arange(size)]
+        found.append(members[:, _bucket_index_pairs(size, max_bucket_pairs)].reshape(-1, 2))
+    return np.concatenate(found)
 
 
 def local_pairs(signatures: np.ndarray, bands: int, rows: int, max_bucket_pairs: int) -> np.ndarray:
-    """Candidate pairs on this machine: band rows, then a sort-based group-by, a few bands at a time,
-    each document keeping its nearest partners so memory stays at about n x MAX_PARTNERS pairs."""
-    ids = np.arange(len(signatures))
+    """Candidate pairs on this machine: per band, keys of (band hash, id) sorted in C, runs of one hash
+    paired; as many bands at a time as `_ROWS_PER_PASS` allows, pruned to each document's nearest
+    partners whenever the pairs outgrow a few times n x MAX_PARTNERS.
+
+    The low bits of a band hash make room for the id: two hashes equal above them share a bucket by
+    chance one time in 2^(64 - id bits) per pair (a spurious candidate, which verification rejects).
+    """
+    n = len(signatures)
+    id_bits = max(1, (n - 1).bit_length())
+    ids = np.arange(n, dtype=np.uint64)
     found = np.zeros((0, 2), dtype=np.int64)
-    step = max(1, bands // 6)
+    step = max(1, min(bands, _ROWS_PER_PASS // max(1, n)))
     for start in range(0, bands, step):
-        rows_here = band_rows(
-            ids, signatures[:, start * rows : (start + step) * rows], min(step, bands - start), rows
-        )
-        rows_here["band"] += start
-        found = unique_pairs(np.concatenate([found, candidate_pair_array(rows_here, max_bucket_pairs)]))
-        found = nearest_partners(found, signatures)
+        count = min(step, bands - start)
+        hashes = band_hashes(signatures[:, start * rows : (start + count) * rows], count, rows)
+        keys = ((hashes.T >> np.uint64(id_bits)) << np.uint64(id_bits)) | ids
+        keys.sort(axis=1)
+        found = unique_pairs(np.concatenate([found, bucket_pairs_sorted(keys, id_bits, max_bucket_pairs)]))
+        if len(found) > 4 * MAX_PARTNERS * n:
+            found = nearest_partners(found, signatures)
     return found
 
 
@@ -259,11 +327,17 @@ class UnionFind:
         return groups
 
 
-def _joined(uf: UnionFind, pairs: np.ndarray, n: int) -> np.ndarray:
+def _joined(uf: UnionFind, pairs: np.ndarray, touched: set[int]) -> np.ndarray:
+    """Whether each pair's ends are in one set already; ids outside `touched` (every id a union has
+    met) are their own roots, so only those are looked up."""
     if not len(pairs):
         return np.zeros(0, dtype=bool)
-    roots = uf.roots(range(n))
-    return roots[pairs[:, 0]] == roots[pairs[:, 1]]
+    ids, inverse = np.unique(pairs, return_inverse=True)
+    roots = ids.copy()
+    moved = np.flatnonzero(np.isin(ids, np.fromiter(touched, dtype=np.int64, count=len(touched))))
+    roots[moved] = uf.roots(ids[moved].tolist())
+    roots = roots[inverse.reshape(pairs.shape)]
+    return roots[:, 0] == roots[:, 1]
 
 
 def cluster(
@@ -291,36 +365,42 @@ def cluster(
     uf = UnionFind(n)
     stats = {"exact_pairs": 0, "candidates": 0, "verified": 0}
     by_key: dict[object, int] = {}
+    touched: set[int] = set()
     for i, key in enumerate(key_hashes if key_hashes is not None else keys):
         if key in by_key:
             uf.union(by_key[key], i)
+            touched.update((by_key[key], i))
             stats["exact_pairs"] += 1
         else:
             by_key[key] = i
     for group in exact_groups:
         for other in group[1:]:
             uf.union(group[0], other)
+            touched.update((group[0], other))
     if n < 2:
         return uf, stats
     bands, rows = choose_bands(lsh_threshold, num_perm)
     pairs = as_pair_array(find_pairs(signatures, bands, rows, max_bucket_pairs))
     stats["candidates"] = len(pairs)
-    pairs = nearest_partners(pairs, signatures)  # a finder on another engine may not have bounded them
+    matches = estimated_matches(signatures, pairs)
+    kept = nearest_index(pairs, signatures, matches=matches)  # bounds what any finder found
+    pairs, matches = pairs[kept], matches[kept]
     stats["candidates_kept"] = len(pairs)
-    pairs = pairs[~_joined(uf, pairs, n)]
+    fresh = ~_joined(uf, pairs, touched)
+    pairs, matches = pairs[fresh], matches[fresh]
     accepted = np.zeros(len(pairs), dtype=bool)
     rejected = np.zeros(len(pairs), dtype=bool)
     lo, need_sets = np.zeros(len(pairs)), np.ones(len(pairs), dtype=bool)
     if sizes is not None and len(pairs):
         size = np.asarray(sizes)
-        matches = estimated_matches(signatures, pairs)
         screen = verify.screen(matches, num_perm, size[pairs[:, 0]], size[pairs[:, 1]])
         accepted, rejected, lo, need_sets = screen.accept, screen.reject, screen.lo, screen.need_sets
     for i, j in pairs[accepted].tolist():
         uf.union(i, j)
+        touched.update((i, j))
     open_ = ~accepted & ~rejected
     rest, lo, need_sets = pairs[open_], lo[open_], need_sets[open_]
-    joined = _joined(uf, rest, n)
+    joined = _joined(uf, rest, touched)
     rest, lo, need_sets = rest[~joined], lo[~joined], need_sets[~joined]
     verdicts, exact = (
         check(keys, rest, shingle_fn, verify, lo, need_sets) if len(rest) else (rest[:, 0] > 0, 0)

@@ -119,11 +119,60 @@ def _split_name(tokens: list[tuple[str, str]], i: int) -> int:
     return 0
 
 
-def find_names(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, name) of each person name in `text`."""
+@lru_cache(maxsize=1 << 16)
+def _block_tokens(block: str, dictionary: tuple[int, ...]) -> tuple[tuple[str, str], ...]:
+    # `dictionary` only keys the cache: words added to jieba later must not meet stale cuts
+    return tuple((t.word, t.flag) for t in _posseg().dt.cut(block))
+
+
+_RELATION_IN = re.compile(RELATIONS.pattern.removesuffix("$"))
+_SURNAME_CHARS = SURNAMES | {name[0] for name in COMPOUND_SURNAMES}
+_THEORY_FIRST = frozenset(word[0] for word in THEORY_AFTER)
+_AFTER_RELATION = 4  # blocks after one with a relation word that are always cut (a split name's reach)
+
+
+def _can_skip(block: str) -> bool:
+    """A block no name can start in: no surname, no relation word, not the start of a theory name."""
+    return (
+        not _SURNAME_CHARS.intersection(block)
+        and block[:1] not in _THEORY_FIRST
+        and not _RELATION_IN.search(block)
+    )
+
+
+def pos_tokens(text: str, skip: bool = False) -> list[tuple[str, str]]:
+    """(word, flag) as `jieba.posseg.cut(text)` gives them, cut block by block with a cache.
+
+    jieba cuts each run of Chinese characters, letters and digits on its own (`re_han_internal`), so
+    the tokens of a text are those of its blocks in turn; counselling posts repeat stock sentences,
+    and its HMM (pure Python) is most of the time a name search takes. With `skip`, a block that
+    cannot hold a name (nor give a name before it its context) stays one token flagged "": the names
+    `find_names` finds are the same.
+    """
+    posseg = _posseg()
+    posseg.dt.tokenizer.check_initialized()
+    tokenizer = posseg.dt.tokenizer
+    dictionary = (id(tokenizer.FREQ), len(tokenizer.FREQ), tokenizer.total, len(posseg.dt.word_tag_tab))
+    tokens: list[tuple[str, str]] = []
+    since_relation = _AFTER_RELATION + 1
+    for block in posseg.re_han_internal.split(text):
+        if not block:
+            continue
+        since_relation += 1
+        if skip and since_relation > _AFTER_RELATION and _can_skip(block):
+            tokens.append((block, ""))
+            continue
+        if skip and _RELATION_IN.search(block):
+            since_relation = 0
+        tokens += _block_tokens(block, dictionary)
+    return tokens
+
+
+def find_names(text: str, tokens: list[tuple[str, str]] | None = None) -> list[tuple[int, int, str]]:
+    """(start, end, name) of each person name in `text` (`tokens`: its jieba POS tokens, if cut)."""
     if not text:
         return []
-    tokens = [(t.word, t.flag) for t in _posseg().cut(text)]
+    tokens = pos_tokens(text, skip=True) if tokens is None else tokens
     out, pos, i = [], 0, 0
     while i < len(tokens):
         word, flag = tokens[i]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -13,11 +12,20 @@ import xxhash
 
 from curation import pii
 from curation.config import CurationConfig
-from curation.minhash import signature
+from curation.minhash import signature, signature_matrix
 from curation.names import scrub_names
-from curation.pipeline import AnswerFilter, Context, Filter, MapStep, Record, Step
+from curation.pipeline import AnswerFilter, Batch, Context, Filter, MapStep, Record, Step
 from curation.risk import RiskScanner, load_lexicon, overall_level
-from curation.text import char_shingles, dedup_key, normalise, repetition, word_shingles, zh_share
+from curation.text import (
+    char_shingle_batch,
+    char_shingles,
+    dedup_key,
+    normalise,
+    repetition,
+    unique_counts,
+    word_shingles,
+    zh_share,
+)
 from curation.topic_model import TopicModel
 from curation.topics import Taxonomy, from_classifier, keywords, load_jieba
 from empathyqa.schema import question_id
@@ -344,34 +352,61 @@ class AssignTopic(MapStep):
         ctx.count(self.name, f"source:{source}")
 
 
-def shingler(config: CurationConfig) -> Callable[[str], np.ndarray]:
+class Shingler:
+    """Sorted unique shingle hashes of a dedup key (`many`: of many keys, characters in one pass)."""
+
+    def __init__(self, config: CurationConfig) -> None:
+        self.word, self.n = config.shingle == "word", config.ngram
+
+    def __call__(self, key: str) -> np.ndarray:
+        return word_shingles(key, self.n) if self.word else char_shingles(key, self.n)
+
+    def many(self, keys: list[str]) -> list[np.ndarray]:
+        if self.word:
+            return [self(key) for key in keys]
+        flat, offsets = char_shingle_batch(keys, self.n)
+        return [
+            np.unique(flat[a:b]) for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)
+        ]
+
+
+def shingler(config: CurationConfig) -> Shingler:
+    return Shingler(config)
+
+
+def sign_keys(keys: list[str], config: CurationConfig) -> tuple[np.ndarray, np.ndarray]:
+    """MinHash signatures (rows) and shingle-set sizes of many dedup keys, character shingles in one
+    pass over all of them; the same values `signature(shingler(config)(key))` gives key by key."""
     if config.shingle == "word":
-        return lambda key: word_shingles(key, config.ngram)
-    return lambda key: char_shingles(key, config.ngram)
+        sets = [word_shingles(key, config.ngram) for key in keys]
+        sigs = [signature(s, config.num_perm) for s in sets]
+        sigs = np.stack(sigs) if sigs else np.zeros((0, config.num_perm), dtype=np.uint32)
+        return sigs, np.array([len(s) for s in sets], dtype=np.int64)
+    flat, offsets = char_shingle_batch(keys, config.ngram)
+    return signature_matrix(flat, offsets, config.num_perm), unique_counts(flat, offsets)
 
 
-class Signatures(MapStep):
-    """Dedup keys and MinHash signatures, computed here so they run on every core."""
+class Signatures(Step):
+    """Dedup keys and MinHash signatures, computed here so they run on every core (a batch at a time)."""
 
     name = "signatures"
 
     def __init__(self, config: CurationConfig) -> None:
-        self.shingles = shingler(config)
-        self.num_perm = config.num_perm
+        self.config = config
         self.answers = config.dedup_answers
 
-    def apply(self, doc: Record, ctx: Context) -> None:
+    def process(self, batch: Batch, ctx: Context) -> Batch:
         # only a hash of the key is kept (exact duplicates); dedup recomputes keys for candidate pairs
-        key = question_key(doc)
-        shingles = self.shingles(key)
-        doc["_key_hash"], doc["_nsh"] = key_hash(key), len(shingles)
-        doc["_sig"] = signature(shingles, self.num_perm)
+        items: list[Record] = list(batch)
+        keys = [question_key(doc) for doc in batch]
         if self.answers:
-            for answer in doc["answers"]:
-                key = dedup_key(answer["body"])
-                shingles = self.shingles(key)
-                answer["_key_hash"], answer["_nsh"] = key_hash(key), len(shingles)
-                answer["_sig"] = signature(shingles, self.num_perm)
+            for doc in batch:
+                items += doc["answers"]
+                keys += [dedup_key(answer["body"]) for answer in doc["answers"]]
+        sigs, sizes = sign_keys(keys, self.config)
+        for item, key, sig, size in zip(items, keys, sigs, sizes.tolist(), strict=True):
+            item["_key_hash"], item["_nsh"], item["_sig"] = key_hash(key), size, sig
+        return batch
 
 
 def build_record_steps(config: CurationConfig) -> list[Step]:

@@ -238,3 +238,50 @@ def repetition(text: str) -> dict[str, float]:
         "top_2gram_frac": round(_top_fraction(codes, 2), 4),
         "dup_10gram_frac": round(_dup_fraction(codes, 10), 4),
     }
+
+
+# ----------------------------------------------------------------------------- batches of keys
+def char_shingle_batch(keys: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The n-gram hashes of many keys at once: flat (repeats kept) and row offsets (len(keys) + 1).
+
+    Row i holds what `ngram_hashes(codepoints(keys[i]), n)` gives, so its unique values are
+    `char_shingles(keys[i], n)`; one pass over the joined text replaces a dozen numpy calls per key.
+    """
+    lengths = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
+    codes = codepoints("".join(keys))
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    width = max(0, len(codes) - n + 1)
+    with np.errstate(over="ignore"):
+        rolled = codes[:width].copy()
+        for k in range(1, n):
+            rolled = rolled * _BASE + codes[k : k + width]
+    # a window starting in a key's last n - 1 characters runs into the next key
+    valid = np.ones(width, dtype=bool)
+    crossing = ends[:, None] - np.arange(1, n)[None, :]
+    valid[crossing[(crossing >= starts[:, None]) & (crossing < width)]] = False
+    counts = np.maximum(lengths - n + 1, 1)
+    offsets = np.concatenate(([0], np.cumsum(counts)))
+    flat = np.empty(int(offsets[-1]), dtype=np.uint64)
+    flat[np.repeat(lengths >= n, counts)] = _mix(rolled[valid])
+    for i in np.flatnonzero(lengths < n).tolist():  # shorter than n: one hash of the whole key
+        flat[offsets[i]] = ngram_hashes(codes[starts[i] : ends[i]], n)[0]
+    return flat, offsets
+
+
+def unique_counts(flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Distinct values per row of a flat array: rows padded to a power of two, sorted in C together."""
+    sizes = np.diff(offsets)
+    out = np.zeros(len(sizes), dtype=np.int64)
+    pad = np.iinfo(np.uint64).max
+    widths = np.where(sizes > 0, 1 << np.ceil(np.log2(np.maximum(sizes, 1))).astype(np.int64), 0)
+    for width in np.unique(widths[widths > 0]).tolist():
+        group = widths == width
+        rows = np.flatnonzero(group)
+        block = np.full((len(rows), width), pad, dtype=np.uint64)
+        block[np.arange(width)[None, :] < sizes[rows][:, None]] = flat[np.repeat(group, sizes)]
+        block.sort(axis=1)
+        out[rows] = 1 + np.count_nonzero(block[:, 1:] != block[:, :-1], axis=1) - (sizes[rows] < width)
+    for i in np.unique(np.searchsorted(offsets, np.flatnonzero(flat == pad), side="right") - 1).tolist():
+        out[i] = len(np.unique(flat[offsets[i] : offsets[i + 1]]))  # a real value equal to the padding
+    return out

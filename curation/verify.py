@@ -10,7 +10,10 @@ A candidate pair pays for a check only when the cheaper one before it cannot dec
    their verdict. This runs vectorised over all candidates at once.
 2. The edit similarity of the keys (rapidfuzz Indel: 2 x LCS / total length, bit-parallel C++), over all
    open pairs in one vectorised call. Posts that share stock sentences land here (Jaccard 0.2-0.5);
-   difflib cost quadratic Python time per pair on them.
+   difflib cost quadratic Python time per pair on them. Before it, a bound: a common subsequence uses
+   each character at most as often as the rarer side has it, so 1 - L1(char counts) / total length
+   bounds the similarity from above. Posts sharing stock sentences but not a repost sit near 0.5
+   by it: only reposts reach rapidfuzz (one sparse matrix operation for all pairs).
 3. The exact Jaccard and containment of the shingle sets (`searchsorted` of sorted hashes), only where
    a set rule could still pass or an edit match needs the exact Jaccard to clear `edit_floor`.
 
@@ -115,39 +118,79 @@ def estimated_matches(signatures: np.ndarray, pairs: np.ndarray, chunk: int = 65
     out = np.empty(len(pairs), dtype=np.int32)
     for start in range(0, len(pairs), chunk):
         part = pairs[start : start + chunk]
-        out[start : start + chunk] = (signatures[part[:, 0]] == signatures[part[:, 1]]).sum(axis=1)
+        out[start : start + chunk] = np.count_nonzero(
+            signatures[part[:, 0]] == signatures[part[:, 1]], axis=1
+        )
     return out
 
 
 def exact_sets(
-    keys: Sequence[str], pairs: np.ndarray, shingle_fn: ShingleFn, cache_limit: int = 4096
+    keys: Sequence[str], pairs: np.ndarray, shingle_fn: ShingleFn, chunk: int = 2048
 ) -> np.ndarray:
-    """(m, 2) exact Jaccard and containment per pair (rows of ids into `keys`, sorted by first id, so
-    a small cache of shingle sets serves most reads; it is emptied when full, to bound memory)."""
-    cache: dict[int, np.ndarray] = {}
-
-    def shingles(i: int) -> np.ndarray:
-        if i not in cache:
-            if len(cache) >= cache_limit:
-                cache.clear()
-            cache[i] = shingle_fn(keys[i])
-        return cache[i]
-
+    """(m, 2) exact Jaccard and containment per pair (rows of ids into `keys`), `chunk` pairs at a time
+    so that only their shingle sets are held; a shingler with `many(keys)` makes them in one pass."""
+    many = getattr(shingle_fn, "many", None) or (lambda texts: [shingle_fn(t) for t in texts])
     out = np.zeros((len(pairs), 2))
-    for n, (i, j) in enumerate(pairs.tolist()):
-        out[n] = jaccard_and_containment(shingles(i), shingles(j))
+    for start in range(0, len(pairs), chunk):
+        part = pairs[start : start + chunk]
+        ids = np.unique(part).tolist()
+        sets = dict(zip(ids, many([keys[i] for i in ids]), strict=True))
+        for n, (i, j) in enumerate(part.tolist(), start):
+            out[n] = jaccard_and_containment(sets[i], sets[j])
     return out
 
 
+def char_bag_bound(
+    own: dict[int, str], pairs: np.ndarray, buckets: int = 256, chunk: int = 8192
+) -> np.ndarray:
+    """Upper bound of each pair's Indel similarity: 2 x shared character counts / total length.
+
+    A common subsequence uses each character at most as often as the rarer side has it; counting
+    characters in hashed buckets can only add to the shared counts, so the bound stays a bound.
+    `own` maps ids (sorted) to texts; pairs are rows of those ids.
+    """
+    ids = np.fromiter(own, dtype=np.int64, count=len(own))
+    texts = list(own.values())
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    shift = np.uint32(32 - (buckets - 1).bit_length())  # Fibonacci hashing to log2(buckets) bits
+    with np.errstate(over="ignore"):
+        which = (codes * np.uint32(0x9E3779B1)) >> shift
+    rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+    bags = np.bincount(rows * buckets + which, minlength=len(texts) * buckets).reshape(len(texts), buckets)
+    bags = bags.astype(np.int16 if len(texts) and lengths.max() < 2**15 else np.int32)
+    local = np.searchsorted(ids, pairs)
+    total = lengths[local[:, 0]] + lengths[local[:, 1]]
+    shared = np.empty(len(pairs), dtype=np.int64)
+    for at in range(0, len(pairs), chunk):
+        part = local[at : at + chunk]
+        shared[at : at + chunk] = np.minimum(bags[part[:, 0]], bags[part[:, 1]]).sum(axis=1, dtype=np.int64)
+    return np.where(total > 0, 2 * shared / np.maximum(total, 1), 1.0)
+
+
 def edit_scores(keys: Sequence[str], pairs: np.ndarray, cutoff: float, workers: int = 1) -> np.ndarray:
-    """Indel similarity per pair (0 below `cutoff`), computed in C++ over all pairs at once."""
+    """Indel similarity per pair (0 below `cutoff`), computed in C++ over the pairs that the character
+    counts let reach `cutoff`, all at once."""
     from rapidfuzz.process import cpdist
 
+    scores = np.zeros(len(pairs), dtype=np.float64)
+    if not len(pairs):
+        return scores
     own = {i: keys[i] for i in np.unique(pairs).tolist()}
-    first = [own[i] for i in pairs[:, 0].tolist()]
-    second = [own[i] for i in pairs[:, 1].tolist()]
-    scores = cpdist(first, second, scorer=Indel.normalized_similarity, score_cutoff=cutoff, workers=workers)
-    return np.asarray(scores, dtype=np.float64)
+    lengths = np.array([len(own[i]) for i in own], dtype=np.int64)
+    local = np.searchsorted(np.fromiter(own, dtype=np.int64, count=len(own)), pairs)
+    la, lb = lengths[local[:, 0]], lengths[local[:, 1]]
+    # a float margin: the bounds are exact in integers, the cutoff compare must not lose a pair to rounding
+    reach = np.flatnonzero(2 * np.minimum(la, lb) >= (cutoff - 1e-9) * (la + lb))
+    for buckets in (32, 256):  # coarse counts settle most pairs with little memory traffic
+        if len(reach):
+            near = {i: own[i] for i in np.unique(pairs[reach]).tolist()}
+            reach = reach[char_bag_bound(near, pairs[reach], buckets) >= cutoff - 1e-9]
+    first = [own[i] for i in pairs[reach, 0].tolist()]
+    second = [own[i] for i in pairs[reach, 1].tolist()]
+    found = cpdist(first, second, scorer=Indel.normalized_similarity, score_cutoff=cutoff, workers=workers)
+    scores[reach] = np.asarray(found, dtype=np.float64)
+    return scores
 
 
 def check_pairs(
