@@ -1,6 +1,6 @@
-"""Person names in free text ("我男朋友小王", "他妈妈李秀英"): found with jieba's POS tags, then scrubbed.
+"""Person names in free text ("我男朋友小王", "他妈妈李秀英"): found with POS tags (jieba-rs), then scrubbed.
 
-jieba tags person names `nr`, but also literary characters used as figures of speech (祥林嫂, 林黛玉),
+The tagger tags person names `nr`, but also literary characters used as figures of speech (祥林嫂, 林黛玉),
 therapy schools (萨提亚), brands (华为) and plain words (安全感). A token counts as a name only when it
 looks like one: a common surname and a given name, 小/老/阿 and a surname, or any `nr` token right
 after a relation word ("我女朋友晓雯"). Public figures, literary characters and the names of therapies
@@ -98,12 +98,19 @@ def _is_name(word: str, before: str, after: str) -> bool:
     return _has_surname(word)
 
 
+# a verb the tagger can glue onto a two-character name ("我和张伟谈了三年")
+_VERB_AFTER_NAME = frozenset("谈说讲跟给对让叫问找吵")
+
 # what a given name is not: verbs, prepositions, adverbs, conjunctions, particles, numbers, times, pronouns
 _NOT_GIVEN = ("v", "p", "d", "c", "u", "m", "t", "r", "f", "x", "y", "e", "q")
 
 
 def _split_name(tokens: list[tuple[str, str]], i: int) -> int:
     """Tokens from i that jieba cut out of one name after a relation word ("表姐|周|婷婷"): how many, or 0."""
+    for k in (1, 2):  # 小/老/阿 and a surname ("室友|小|曾", "同事|小何"), whatever the tags say
+        word = "".join(w for w, _ in tokens[i : i + k])
+        if len(tokens) >= i + k and len(word) == 2 and word[0] in "小老阿" and word[1] in SURNAMES:
+            return k
     for k in (3, 2):
         group = tokens[i : i + k]
         word = "".join(w for w, _ in group)
@@ -119,10 +126,17 @@ def _split_name(tokens: list[tuple[str, str]], i: int) -> int:
     return 0
 
 
+@lru_cache(maxsize=1)
+def _tagger():
+    import rjieba
+
+    return rjieba.Jieba()
+
+
 @lru_cache(maxsize=1 << 16)
 def _block_tokens(block: str, dictionary: tuple[int, ...]) -> tuple[tuple[str, str], ...]:
     # `dictionary` only keys the cache: words added to jieba later must not meet stale cuts
-    return tuple((t.word, t.flag) for t in _posseg().dt.cut(block))
+    return tuple(_tagger().tag(block, hmm=True))
 
 
 _RELATION_IN = re.compile(RELATIONS.pattern.removesuffix("$"))
@@ -141,11 +155,11 @@ def _can_skip(block: str) -> bool:
 
 
 def pos_tokens(text: str, skip: bool = False) -> list[tuple[str, str]]:
-    """(word, flag) as `jieba.posseg.cut(text)` gives them, cut block by block with a cache.
+    """(word, flag) as jieba-rs tags the whole text, tagged block by block with a cache.
 
     jieba cuts each run of Chinese characters, letters and digits on its own (`re_han_internal`), so
     the tokens of a text are those of its blocks in turn; counselling posts repeat stock sentences,
-    and its HMM (pure Python) is most of the time a name search takes. With `skip`, a block that
+    and tagging is most of the time a name search takes. With `skip`, a block that
     cannot hold a name (nor give a name before it its context) stays one token flagged "": the names
     `find_names` finds are the same.
     """
@@ -179,7 +193,8 @@ def find_names(text: str, tokens: list[tuple[str, str]] | None = None) -> list[t
         before = tokens[i - 1][0] if i else ""
         after = tokens[i + 1][0] if i + 1 < len(tokens) else ""
         if flag == "nr" and _is_name(word, before, after):
-            out.append((pos, pos + len(word), word))
+            name = word[:2] if len(word) == 3 and word[2] in _VERB_AFTER_NAME else word
+            out.append((pos, pos + len(name), name))
         elif RELATIONS.search(before) and (k := _split_name(tokens, i)):
             name = "".join(w for w, _ in tokens[i : i + k])
             out.append((pos, pos + len(name), name))

@@ -1,12 +1,11 @@
-"""The name search's fast path (jieba cut block by block, cached, blocks without a possible name left
-uncut) finds exactly what a search over jieba's own cut of the whole text finds."""
+"""The name search's fast path (jieba-rs tags block by block, cached, blocks without a possible name left
+untagged) finds exactly what a search over jieba-rs's tags of the whole text finds."""
 
 from __future__ import annotations
 
-import jieba.posseg
 import pytest
 
-from curation.names import find_names, pos_tokens, scrub_names
+from curation.names import _tagger, find_names, pos_tokens, scrub_names
 from curation.text import normalise
 from empathyqa.synthetic import iter_threads
 
@@ -23,13 +22,17 @@ EDGES = [
 
 
 def _reference(text: str) -> list[tuple[int, int, str]]:
-    return find_names(text, [(t.word, t.flag) for t in jieba.posseg.cut(text)])
+    return find_names(text, _whole(text))
+
+
+def _whole(text: str) -> list[tuple[str, str]]:
+    return [tuple(t) for t in _tagger().tag(text, hmm=True)]
 
 
 @pytest.mark.parametrize("text", EDGES)
 def test_fast_path_finds_what_the_whole_cut_finds(text):
     assert find_names(text) == _reference(text)
-    assert pos_tokens(text) == [(t.word, t.flag) for t in jieba.posseg.cut(text)]
+    assert pos_tokens(text) == _whole(text)
 
 
 def test_fast_path_on_generated_threads_with_names_and_reposts():
