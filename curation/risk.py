@@ -29,12 +29,17 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
+
+from curation.risk_model import RiskModel
 
 LEVELS = ("none", "low", "medium", "high")
 RANK = {level: i for i, level in enumerate(LEVELS)}
 BUNDLED_LEXICON = Path(__file__).parent / "data" / "risk_lexicon.yaml"
 ASKER_FIELDS = ("title", "body")
+MODEL_CATEGORY = "suicide_or_self_harm"  # the model's flags: it does not tell the two apart
+COMBINE = "max"
 
 
 @dataclass(frozen=True)
@@ -322,7 +327,22 @@ def _trie(words) -> str:
 
 
 class RiskScanner:
-    def __init__(self, lexicon: list[Entry] | None = None, triggers: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        lexicon: list[Entry] | None = None,
+        triggers: list[str] | None = None,
+        model: RiskModel | None | bool = True,
+        combine: str = COMBINE,
+        threshold: float | None = None,
+    ) -> None:
+        """`model`: True for the bundled one (when the file exists), False or None for the lexicon alone.
+        `combine`: "max" (the model's call on any asker sentence) or "fill" (only on the sentences where
+        no lexicon entry matched, so the lexicon's context judgement stands where it has one)."""
+        if combine not in ("max", "fill"):
+            raise ValueError(f"combine must be 'max' or 'fill', not {combine!r}")
+        self.model = RiskModel.load() if model is True else (model or None)
+        self.combine = combine
+        self.threshold = threshold if threshold is not None else (self.model.threshold if self.model else 0.5)
         self.entries = lexicon if lexicon is not None else load_lexicon()
         # Every match of an entry holds one of its anchor strings, and (checked here) every anchor string
         # holds a trigger word; one alternation of the triggers finds the sentences worth looking at, so
@@ -378,7 +398,7 @@ class RiskScanner:
         return sorted(found)
 
     def _sentences(self, text: str):
-        """The sentences of `text` holding a trigger word, each with the sentence before it. The trigger
+        """The sentences of `text` holding a trigger word, each with its start and the sentence before it. The trigger
         words' keys (one rare character, or a pair) are found in one pass in C; at each, only the words
         of that key are compared."""
         found = []
@@ -400,7 +420,7 @@ class RiskScanner:
             i = bisect.bisect_right(starts, at) - 1
             if i > done:
                 done = i
-                yield text[slice(*spans[i])], text[slice(*spans[i - 1])] if i else ""
+                yield spans[i][0], text[slice(*spans[i])], text[slice(*spans[i - 1])] if i else ""
 
     def scan(self, text: str, field: str, answer: bool | None = None) -> list[RiskFlag]:
         """Flags for one field; `answer` (default: the field starts with "answer") applies the
@@ -408,8 +428,21 @@ class RiskScanner:
         if not text:
             return []
         answer = field.startswith("answer") if answer is None else answer
+        best, matched = self.scan_lexicon(text, field, answer)
+        if self.model is not None and not answer:
+            flag = self._model_flag(text, field, matched if self.combine == "fill" else set())
+            if flag is not None:
+                best[(MODEL_CATEGORY, "self")] = flag
+        return sorted(best.values(), key=lambda f: (-RANK[f.level], f.category, f.party))
+
+    def scan_lexicon(
+        self, text: str, field: str, answer: bool
+    ) -> tuple[dict[tuple[str, str], RiskFlag], set[int]]:
+        """The lexicon's flags by (category, party), and the starts of the sentences where an entry
+        matched, whatever its context judgement."""
         best: dict[tuple[str, str], RiskFlag] = {}
-        for sentence, previous in self._sentences(text):
+        matched: set[int] = set()  # starts of the sentences where an entry matched, whatever its judgement
+        for start, sentence, previous in self._sentences(text):
             entries = self.candidates(sentence)
             carry: str | None | bool = False  # the previous sentence's reported party, when needed
             for i in entries:
@@ -419,6 +452,7 @@ class RiskScanner:
                 if entry.near is not None and not entry.near.search(sentence):
                     continue
                 for m in entry.regex.finditer(sentence):
+                    matched.add(start)
                     if carry is False:
                         carry = _reported(previous) if previous else None
                     judged = self._judge(sentence, m, entry, answer, carry)
@@ -428,7 +462,32 @@ class RiskScanner:
                     key = (entry.category, judged.party)
                     if key not in best or RANK[judged.level] > RANK[best[key].level]:
                         best[key] = RiskFlag(entry.category, judged.level, term, field, judged.party)
-        return sorted(best.values(), key=lambda f: (-RANK[f.level], f.category, f.party))
+        return best, matched
+
+    def model_window(self, text: str, skip: set[int]) -> tuple[np.ndarray, str] | None:
+        """The model's probabilities for the likeliest at-risk window of `text` and its sentence: the
+        sentences that do not start in `skip`, each read with the one before."""
+        spans = [(m.start(), m.end()) for m in _SENTENCE.finditer(text)]
+        windows, kept = [], []
+        for i, (a, b) in enumerate(spans):
+            if a in skip or b - a < 2:
+                continue
+            windows.append(text[spans[i - 1][0] if i else a : b])
+            kept.append((a, b))
+        if not windows:
+            return None
+        probs = self.model.probabilities(windows)
+        best = int((probs[:, 2] + probs[:, 3]).argmax())
+        return probs[best], text[slice(*kept[best])].strip()
+
+    def _model_flag(self, text: str, field: str, skip: set[int]) -> RiskFlag | None:
+        found = self.model_window(text, skip)
+        if found is None or found[0][2] + found[0][3] < self.threshold:
+            return None
+        probs, sentence = found
+        level = self.model.call(probs, self.threshold)
+        term = f"{sentence[:40]}{'…' if len(sentence) > 40 else ''} (model {probs[2] + probs[3]:.2f})"
+        return RiskFlag(MODEL_CATEGORY, level, term, field, "self")
 
     def _judge(
         self, sentence: str, m: re.Match, entry: Entry, answer: bool, carry: str | None
