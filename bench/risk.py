@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from curation.risk import LEVELS, RANK, RiskScanner, overall_level  # noqa: E402
-from curation.risk_model import CONFIGS, WRITERS, cross_validate, load_rows  # noqa: E402
+from curation.risk_model import CONFIGS, EXTRA_NONE, WRITERS, cross_validate, load_rows  # noqa: E402
 from curation.text import normalise  # noqa: E402
 
 EVAL_DIR = ROOT / "tests" / "data" / "risk_eval"
@@ -92,7 +92,7 @@ def cv_writers(thresholds: list[float], by: str) -> None:
     sizes = ", ".join(f"{w} {len(rows)}" for w, rows in groups.items())
     print(f"\nleave-one-{by[:-1]}-out cross-validation ({sizes} items; the model never reads answers)")
     results = cross_validate(
-        {w: rows for w, rows in groups.items() if rows}, thresholds, load_rows(["background"], EVAL_DIR)
+        {w: rows for w, rows in groups.items() if rows}, thresholds, load_rows(EXTRA_NONE, EVAL_DIR)
     )
     for config in CONFIGS:
         for t in thresholds if config != "lexicon" else thresholds[:1]:

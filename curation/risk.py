@@ -17,6 +17,14 @@ The level is that of the person writing. Context rules, in order:
   makes it an urge: medium. A time now ("今晚") raises ideation to high.
 Figures of speech (累死了, 笑死, 想死你了) and idioms are not in the lexicon, or excluded by it.
 
+The learned model (curation/risk_model.py, curation/data/risk_model.json) is a second opinion on the
+asker's fields only (never answers): on each sentence where no lexicon entry matched ("fill"; the lexicon's
+context judgement stands where it has one), read with the sentence before it, and only in windows holding
+one of the lexicon file's model anchors (or only weak anchors, when the model is sure). At P(medium) +
+P(high) >= its threshold it adds one flag (category suicide_or_self_harm, party self) at medium or high;
+the field's level is the highest flag. Chosen by leave-one-writer-out cross-validation (bench/risk.py
+--cv writers).
+
 Speed: the lexicon's trigger words are found by their rarest character (or pair) in one regex pass; only
 sentences holding a trigger run the entries, each entry only where one of its required strings' key
 characters occurs.
@@ -39,7 +47,7 @@ RANK = {level: i for i, level in enumerate(LEVELS)}
 BUNDLED_LEXICON = Path(__file__).parent / "data" / "risk_lexicon.yaml"
 ASKER_FIELDS = ("title", "body")
 MODEL_CATEGORY = "suicide_or_self_harm"  # the model's flags: it does not tell the two apart
-COMBINE = "max"
+COMBINE = "fill"
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,15 @@ def load_triggers(path: Path = BUNDLED_LEXICON) -> list[str]:
             raise SystemExit(f"{path}: trigger {spec!r} is not a small finite pattern")
         words |= strings
     return sorted(words)
+
+
+def load_model_anchors(path: Path = BUNDLED_LEXICON) -> tuple[list[str], list[str], float]:
+    """The words a window must hold before the learned model's call counts (the lexicon file's
+    `model_anchors`), the weak ones that count only when the model is sure, and that threshold."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    strong = [str(w) for w in data.get("model_anchors") or []]
+    weak = [str(w) for w in data.get("model_weak_anchors") or []]
+    return strong, weak, float(data.get("model_weak_threshold", 1.0))
 
 
 def load_lexicon(extra: str | Path | None = None) -> list[Entry]:
@@ -341,6 +358,9 @@ class RiskScanner:
         if combine not in ("max", "fill"):
             raise ValueError(f"combine must be 'max' or 'fill', not {combine!r}")
         self.model = RiskModel.load() if model is True else (model or None)
+        strong, weak, self.weak_threshold = load_model_anchors()
+        self.anchors_re: re.Pattern | None = re.compile("|".join(sorted(strong, key=lambda w: (-len(w), w))))
+        self.weak_re = re.compile("|".join(sorted(weak, key=lambda w: (-len(w), w)))) if weak else None
         self.combine = combine
         self.threshold = threshold if threshold is not None else (self.model.threshold if self.model else 0.5)
         self.entries = lexicon if lexicon is not None else load_lexicon()
@@ -465,20 +485,31 @@ class RiskScanner:
         return best, matched
 
     def model_window(self, text: str, skip: set[int]) -> tuple[np.ndarray, str] | None:
-        """The model's probabilities for the likeliest at-risk window of `text` and its sentence: the
-        sentences that do not start in `skip`, each read with the one before."""
+        """The model's probabilities for the likeliest at-risk window of `text` (a sentence read with the
+        one before it) and its sentence, over the sentences that do not start in `skip` and whose window
+        holds one of the lexicon's model anchors (or only weak ones, and the model is sure); None when
+        there is none such."""
         spans = [(m.start(), m.end()) for m in _SENTENCE.finditer(text)]
-        windows, kept = [], []
-        for i, (a, b) in enumerate(spans):
-            if a in skip or b - a < 2:
-                continue
-            windows.append(text[spans[i - 1][0] if i else a : b])
-            kept.append((a, b))
-        if not windows:
+        if not spans:
             return None
-        probs = self.model.probabilities(windows)
-        best = int((probs[:, 2] + probs[:, 3]).argmax())
-        return probs[best], text[slice(*kept[best])].strip()
+        strong, weak = [], []
+        for i, (a, b) in enumerate(spans):
+            start = spans[i - 1][0] if i else a
+            sure = a not in skip and (self.anchors_re is None or bool(self.anchors_re.search(text, start, b)))
+            strong.append(sure)
+            weak.append(
+                a not in skip and not sure and bool(self.weak_re and self.weak_re.search(text, start, b))
+            )
+        if not any(strong) and not any(weak):
+            return None
+        probs = self.model.window_probabilities([text[a:b] for a, b in spans])
+        at_risk = probs[:, 2] + probs[:, 3]
+        counted = np.array(strong) | (np.array(weak) & (at_risk >= self.weak_threshold))
+        at_risk = np.where(counted, at_risk, -1.0)
+        best = int(at_risk.argmax())
+        if at_risk[best] < 0:
+            return None
+        return probs[best], text[slice(*spans[best])].strip()
 
     def _model_flag(self, text: str, field: str, skip: set[int]) -> RiskFlag | None:
         found = self.model_window(text, skip)
