@@ -267,7 +267,7 @@ def _at_risk(level: str) -> str:
     return level if level in ("medium", "high") else "none"
 
 
-def background(n_threads: int = 2000, seed: int = 11, limit: int = 3000) -> list[dict]:
+def background(n_threads: int = 2000, seed: int = 11, limit: int = 3000, salads: int = 1000) -> list[dict]:
     """Ordinary counselling text as level-none sentences and windows (a sentence and the one before it)
     from the title and body of generated threads without planted risk (empathyqa.synthetic, a seed other than the
     bench's): the labelled sets are short texts nearly all about death, so without these the model takes
@@ -289,7 +289,15 @@ def background(n_threads: int = 2000, seed: int = 11, limit: int = 3000) -> list
                     if len(window) >= 6:
                         seen.setdefault(window)
     windows = list(seen)
-    random.Random(seed).shuffle(windows)
+    rng = random.Random(seed)
+    rng.shuffle(windows)
+    # character salad (garbled or spam text): common characters in random order, so that single
+    # characters with no word around them are not read as risk
+    from curation.risk import _FREQUENT
+
+    salad = [
+        "".join(rng.choices(_FREQUENT, k=rng.randint(12, 40))) + rng.choice("。！？，") for _ in range(salads)
+    ]
     return [
         {
             "id": f"bg{i:04d}",
@@ -299,7 +307,7 @@ def background(n_threads: int = 2000, seed: int = 11, limit: int = 3000) -> list
             "kind": "background",
             "where": "question",
         }
-        for i, w in enumerate(windows[:limit])
+        for i, w in enumerate(windows[:limit] + salad)
     ]
 
 
