@@ -1,6 +1,7 @@
-"""Benchmark: the risk scanner on the labelled sets tests/data/risk_eval/{dev,tuning,holdout}.jsonl.
+"""Benchmark: the risk scanner on the labelled sets tests/data/risk_eval/*.jsonl.
 
-    .venv/bin/python bench/risk.py [--split dev|tuning|holdout|both] [--errors] [--synthetic N]
+    .venv/bin/python bench/risk.py [--split dev|tuning|holdout|train_a|train_b|both|holdout2] [--errors]
+        [--synthetic N] [--cv writers [--thresholds 0.3,0.5]] [--lexicon-only]
 
 Texts go through curation's Normalise (t2s, NFKC) first, as in the pipeline; `where=answer` items are
 scanned with the answer rules. Prints precision and recall per level (exact level), for medium+high
@@ -8,7 +9,12 @@ together ("at risk": predicted >= medium against gold >= medium), the false-flag
 (any flag raised), and scan speed. dev is frozen, tuning.jsonl holds sentences written later to tune
 generalisation; the holdout is scored here only, never tuned on.
 --errors lists the misses of dev and tuning (never the holdout's). --synthetic N times N generated threads
-(title, body, answers) beside the earlier word list.
+(title, body, answers) beside the earlier word list, and beside the lexicon alone.
+--cv writers: leave-one-writer-out cross-validation (train the model on all writers' sets but one, score
+the one left out) for the lexicon alone, the model alone and the two combinations, pooled over the folds
+with each fold's at-risk figures. The sets the model trains on are the scanner's tuning data (the lexicon
+was tuned on dev, tuning and the spent holdout); only --split holdout2 (the frozen set, when present)
+is unread.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from curation.risk import LEVELS, RANK, RiskScanner, overall_level  # noqa: E402
+from curation.risk_model import CONFIGS, EXTRA_NONE, WRITERS, cross_validate, load_rows  # noqa: E402
 from curation.text import normalise  # noqa: E402
 
 EVAL_DIR = ROOT / "tests" / "data" / "risk_eval"
@@ -60,7 +67,47 @@ def score(gold: list[str], pred: list[str]) -> dict[str, dict[str, float]]:
 
 def load(split: str) -> list[dict]:
     path = EVAL_DIR / f"{split}.jsonl"
+    if not path.exists():
+        raise SystemExit(f"{path} not found")
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _table(figures: dict[str, dict[str, float]]) -> None:
+    print(f"  {'level':<8} {'support':>7} {'precision':>9} {'recall':>7}")
+    for level in ("high", "medium", "low", "none", "at risk"):
+        f = figures[level]
+        print(f"  {level:<8} {f['support']:>7} {f['precision']:>9.3f} {f['recall']:>7.3f}")
+    none = figures["none"]
+    print(
+        f"  false flags on none: {none['false_flag_rate']:.3f} any level, "
+        f"{none['at_risk_false_flag_rate']:.3f} at medium or high"
+    )
+
+
+def cv_writers(thresholds: list[float], by: str) -> None:
+    if by == "writers":
+        groups = {w: load_rows(names, EVAL_DIR) for w, names in WRITERS.items()}
+    else:  # one fold per file: dev and holdout share a writer, so this flatters the model
+        groups = {name: load_rows([name], EVAL_DIR) for names in WRITERS.values() for name in names}
+    sizes = ", ".join(f"{w} {len(rows)}" for w, rows in groups.items())
+    print(f"\nleave-one-{by[:-1]}-out cross-validation ({sizes} items; the model never reads answers)")
+    results = cross_validate(
+        {w: rows for w, rows in groups.items() if rows}, thresholds, load_rows(EXTRA_NONE, EVAL_DIR)
+    )
+    for config in CONFIGS:
+        for t in thresholds if config != "lexicon" else thresholds[:1]:
+            rows = results[(config, t)]
+            label = config if config == "lexicon" else f"{config}, threshold {t:g}"
+            print(f"\n{label}: pooled over the folds")
+            _table(score([g for _, g, _ in rows], [p for _, _, p in rows]))
+            for writer in groups:
+                fold = [(g, p) for w, g, p in rows if w == writer]
+                if fold:
+                    f = score([g for g, _ in fold], [p for _, p in fold])["at risk"]
+                    print(
+                        f"  left out {writer:<8} at risk: precision {f['precision']:.3f} "
+                        f"recall {f['recall']:.3f} ({f['support']:.0f})"
+                    )
 
 
 def report(split: str, scanner: RiskScanner, errors: bool) -> None:
@@ -71,16 +118,8 @@ def report(split: str, scanner: RiskScanner, errors: bool) -> None:
     gold = [row["level"] for row in rows]
     figures = score(gold, pred)
     print(f"\n{split}: {len(rows)} items, {len(rows) / seconds:,.0f} texts/s (one core, loaded machine)")
-    print(f"  {'level':<8} {'support':>7} {'precision':>9} {'recall':>7}")
-    for level in ("high", "medium", "low", "none", "at risk"):
-        f = figures[level]
-        print(f"  {level:<8} {f['support']:>7} {f['precision']:>9.3f} {f['recall']:>7.3f}")
-    none = figures["none"]
-    print(
-        f"  false flags on none: {none['false_flag_rate']:.3f} any level, "
-        f"{none['at_risk_false_flag_rate']:.3f} at medium or high"
-    )
-    if errors and split != "holdout":
+    _table(figures)
+    if errors and split != "holdout2":
         for row, p in zip(rows, pred, strict=True):
             if p != row["level"]:
                 print(f"  {row['level']:>6} -> {p:<6} {row['kind']:<22} {row['text']}")
@@ -118,19 +157,23 @@ def synthetic(scanner: RiskScanner, n: int) -> None:
         for text in (title, body, *answers):
             _word_list_scan(text)
     baseline = len(threads) / (time.perf_counter() - start)
-    gold, pred = [], []
-    start = time.perf_counter()
-    for source_id, title, body, answers in threads:
-        for answer in answers:  # answers are scanned in curation too (recorded, not gating)
-            scanner.scan(answer, "answer:x")
-        gold.append(corpus.truth.risk.get(source_id, "none"))
-        pred.append(overall_level(scanner.scan(title, "title") + scanner.scan(body, "body")))
-    seconds = time.perf_counter() - start
+    lexicon = RiskScanner(lexicon=scanner.entries, model=False)
+    rates = {}
+    for name, sc in (("lexicon alone", lexicon), ("scanner", scanner)):
+        gold, pred = [], []
+        start = time.perf_counter()
+        for source_id, title, body, answers in threads:
+            for answer in answers:  # answers are scanned in curation too (recorded, not gating)
+                sc.scan(answer, "answer:x")
+            gold.append(corpus.truth.risk.get(source_id, "none"))
+            pred.append(overall_level(sc.scan(title, "title") + sc.scan(body, "body")))
+        rates[name] = len(gold) / (time.perf_counter() - start)
     figures = score(gold, pred)
     print(
         f"\nsynthetic threads (empathyqa.synthetic, risk_rate 0.1): {len(gold)} threads with their answers, "
-        f"{len(gold) / seconds:,.0f} threads/s; the earlier word list {baseline:,.0f} threads/s "
-        "(one core, loaded machine)"
+        f"{rates['scanner']:,.0f} threads/s ({'with' if scanner.model else 'without'} the model, "
+        f"combine {scanner.combine}); the lexicon alone {rates['lexicon alone']:,.0f} threads/s; "
+        f"the earlier word list {baseline:,.0f} threads/s (one core, loaded machine)"
     )
     for level in ("high", "medium", "low", "none", "at risk"):
         f = figures[level]
@@ -140,13 +183,23 @@ def synthetic(scanner: RiskScanner, n: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=["dev", "tuning", "holdout", "both"], default="both")
-    parser.add_argument("--errors", action="store_true", help="list the misses of dev and tuning")
+    splits = ["dev", "tuning", "holdout", "train_a", "train_b"]
+    parser.add_argument("--split", choices=[*splits, "both", "holdout2", "none"], default="both")
+    parser.add_argument("--errors", action="store_true", help="list the misses (never the frozen set's)")
     parser.add_argument("--synthetic", type=int, default=0, help="also score N generated threads")
+    parser.add_argument("--cv", choices=["writers", "splits"], help="leave-one-writer-out cross-validation")
+    parser.add_argument("--thresholds", default="0.5", help="model thresholds for --cv, comma-separated")
+    parser.add_argument("--lexicon-only", action="store_true", help="score the lexicon without the model")
     args = parser.parse_args(argv)
-    scanner = RiskScanner()
-    for split in ("dev", "tuning", "holdout") if args.split == "both" else (args.split,):
+    scanner = RiskScanner(model=not args.lexicon_only)
+    if args.split == "both":
+        chosen = [s for s in splits if (EVAL_DIR / f"{s}.jsonl").exists()]
+    else:
+        chosen = [] if args.split == "none" else [args.split]
+    for split in chosen:
         report(split, scanner, args.errors)
+    if args.cv:
+        cv_writers([float(t) for t in args.thresholds.split(",")], args.cv)
     if args.synthetic:
         synthetic(scanner, args.synthetic)
 

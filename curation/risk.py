@@ -17,6 +17,14 @@ The level is that of the person writing. Context rules, in order:
   makes it an urge: medium. A time now ("今晚") raises ideation to high.
 Figures of speech (累死了, 笑死, 想死你了) and idioms are not in the lexicon, or excluded by it.
 
+The learned model (curation/risk_model.py, curation/data/risk_model.json) is a second opinion on the
+asker's fields only (never answers): on each sentence where no lexicon entry matched ("fill"; the lexicon's
+context judgement stands where it has one), read with the sentence before it, and only in windows holding
+one of the lexicon file's model anchors (or only weak anchors, when the model is sure). At P(medium) +
+P(high) >= its threshold it adds one flag (category suicide_or_self_harm, party self) at medium or high;
+the field's level is the highest flag. Chosen by leave-one-writer-out cross-validation (bench/risk.py
+--cv writers).
+
 Speed: the lexicon's trigger words are found by their rarest character (or pair) in one regex pass; only
 sentences holding a trigger run the entries, each entry only where one of its required strings' key
 characters occurs.
@@ -29,12 +37,17 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
+
+from curation.risk_model import RiskModel
 
 LEVELS = ("none", "low", "medium", "high")
 RANK = {level: i for i, level in enumerate(LEVELS)}
 BUNDLED_LEXICON = Path(__file__).parent / "data" / "risk_lexicon.yaml"
 ASKER_FIELDS = ("title", "body")
+MODEL_CATEGORY = "suicide_or_self_harm"  # the model's flags: it does not tell the two apart
+COMBINE = "fill"
 
 
 @dataclass(frozen=True)
@@ -103,6 +116,15 @@ def load_triggers(path: Path = BUNDLED_LEXICON) -> list[str]:
             raise SystemExit(f"{path}: trigger {spec!r} is not a small finite pattern")
         words |= strings
     return sorted(words)
+
+
+def load_model_anchors(path: Path = BUNDLED_LEXICON) -> tuple[list[str], list[str], float]:
+    """The words a window must hold before the learned model's call counts (the lexicon file's
+    `model_anchors`), the weak ones that count only when the model is sure, and that threshold."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    strong = [str(w) for w in data.get("model_anchors") or []]
+    weak = [str(w) for w in data.get("model_weak_anchors") or []]
+    return strong, weak, float(data.get("model_weak_threshold", 1.0))
 
 
 def load_lexicon(extra: str | Path | None = None) -> list[Entry]:
@@ -322,7 +344,25 @@ def _trie(words) -> str:
 
 
 class RiskScanner:
-    def __init__(self, lexicon: list[Entry] | None = None, triggers: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        lexicon: list[Entry] | None = None,
+        triggers: list[str] | None = None,
+        model: RiskModel | None | bool = True,
+        combine: str = COMBINE,
+        threshold: float | None = None,
+    ) -> None:
+        """`model`: True for the bundled one (when the file exists), False or None for the lexicon alone.
+        `combine`: "max" (the model's call on any asker sentence) or "fill" (only on the sentences where
+        no lexicon entry matched, so the lexicon's context judgement stands where it has one)."""
+        if combine not in ("max", "fill"):
+            raise ValueError(f"combine must be 'max' or 'fill', not {combine!r}")
+        self.model = RiskModel.load() if model is True else (model or None)
+        strong, weak, self.weak_threshold = load_model_anchors()
+        self.anchors_re: re.Pattern | None = re.compile("|".join(sorted(strong, key=lambda w: (-len(w), w))))
+        self.weak_re = re.compile("|".join(sorted(weak, key=lambda w: (-len(w), w)))) if weak else None
+        self.combine = combine
+        self.threshold = threshold if threshold is not None else (self.model.threshold if self.model else 0.5)
         self.entries = lexicon if lexicon is not None else load_lexicon()
         # Every match of an entry holds one of its anchor strings, and (checked here) every anchor string
         # holds a trigger word; one alternation of the triggers finds the sentences worth looking at, so
@@ -378,7 +418,7 @@ class RiskScanner:
         return sorted(found)
 
     def _sentences(self, text: str):
-        """The sentences of `text` holding a trigger word, each with the sentence before it. The trigger
+        """The sentences of `text` holding a trigger word, each with its start and the sentence before it. The trigger
         words' keys (one rare character, or a pair) are found in one pass in C; at each, only the words
         of that key are compared."""
         found = []
@@ -400,7 +440,7 @@ class RiskScanner:
             i = bisect.bisect_right(starts, at) - 1
             if i > done:
                 done = i
-                yield text[slice(*spans[i])], text[slice(*spans[i - 1])] if i else ""
+                yield spans[i][0], text[slice(*spans[i])], text[slice(*spans[i - 1])] if i else ""
 
     def scan(self, text: str, field: str, answer: bool | None = None) -> list[RiskFlag]:
         """Flags for one field; `answer` (default: the field starts with "answer") applies the
@@ -408,8 +448,21 @@ class RiskScanner:
         if not text:
             return []
         answer = field.startswith("answer") if answer is None else answer
+        best, matched = self.scan_lexicon(text, field, answer)
+        if self.model is not None and not answer:
+            flag = self._model_flag(text, field, matched if self.combine == "fill" else set())
+            if flag is not None:
+                best[(MODEL_CATEGORY, "self")] = flag
+        return sorted(best.values(), key=lambda f: (-RANK[f.level], f.category, f.party))
+
+    def scan_lexicon(
+        self, text: str, field: str, answer: bool
+    ) -> tuple[dict[tuple[str, str], RiskFlag], set[int]]:
+        """The lexicon's flags by (category, party), and the starts of the sentences where an entry
+        matched, whatever its context judgement."""
         best: dict[tuple[str, str], RiskFlag] = {}
-        for sentence, previous in self._sentences(text):
+        matched: set[int] = set()  # starts of the sentences where an entry matched, whatever its judgement
+        for start, sentence, previous in self._sentences(text):
             entries = self.candidates(sentence)
             carry: str | None | bool = False  # the previous sentence's reported party, when needed
             for i in entries:
@@ -419,6 +472,7 @@ class RiskScanner:
                 if entry.near is not None and not entry.near.search(sentence):
                     continue
                 for m in entry.regex.finditer(sentence):
+                    matched.add(start)
                     if carry is False:
                         carry = _reported(previous) if previous else None
                     judged = self._judge(sentence, m, entry, answer, carry)
@@ -428,7 +482,43 @@ class RiskScanner:
                     key = (entry.category, judged.party)
                     if key not in best or RANK[judged.level] > RANK[best[key].level]:
                         best[key] = RiskFlag(entry.category, judged.level, term, field, judged.party)
-        return sorted(best.values(), key=lambda f: (-RANK[f.level], f.category, f.party))
+        return best, matched
+
+    def model_window(self, text: str, skip: set[int]) -> tuple[np.ndarray, str] | None:
+        """The model's probabilities for the likeliest at-risk window of `text` (a sentence read with the
+        one before it) and its sentence, over the sentences that do not start in `skip` and whose window
+        holds one of the lexicon's model anchors (or only weak ones, and the model is sure); None when
+        there is none such."""
+        spans = [(m.start(), m.end()) for m in _SENTENCE.finditer(text)]
+        if not spans:
+            return None
+        strong, weak = [], []
+        for i, (a, b) in enumerate(spans):
+            start = spans[i - 1][0] if i else a
+            sure = a not in skip and (self.anchors_re is None or bool(self.anchors_re.search(text, start, b)))
+            strong.append(sure)
+            weak.append(
+                a not in skip and not sure and bool(self.weak_re and self.weak_re.search(text, start, b))
+            )
+        if not any(strong) and not any(weak):
+            return None
+        probs = self.model.window_probabilities([text[a:b] for a, b in spans])
+        at_risk = probs[:, 2] + probs[:, 3]
+        counted = np.array(strong) | (np.array(weak) & (at_risk >= self.weak_threshold))
+        at_risk = np.where(counted, at_risk, -1.0)
+        best = int(at_risk.argmax())
+        if at_risk[best] < 0:
+            return None
+        return probs[best], text[slice(*spans[best])].strip()
+
+    def _model_flag(self, text: str, field: str, skip: set[int]) -> RiskFlag | None:
+        found = self.model_window(text, skip)
+        if found is None or found[0][2] + found[0][3] < self.threshold:
+            return None
+        probs, sentence = found
+        level = self.model.call(probs, self.threshold)
+        term = f"{sentence[:40]}{'…' if len(sentence) > 40 else ''} (model {probs[2] + probs[3]:.2f})"
+        return RiskFlag(MODEL_CATEGORY, level, term, field, "self")
 
     def _judge(
         self, sentence: str, m: re.Match, entry: Entry, answer: bool, carry: str | None
