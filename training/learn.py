@@ -264,10 +264,13 @@ def plot(path: Path, sft_history: list[dict], grpo_history: list[dict], summary:
     axes[2].set_title("GRPO reward components (per-step mean, 5-step mean)")
     axes[2].set_xlabel("step")
     axes[2].legend(loc="lower right", fontsize=8)
-    if rows and "answer_chars" in rows[0]:
-        chars = [e["answer_chars"] for e in rows]
-        axes[3].plot(x, chars, color="tab:orange", alpha=0.3)
-        axes[3].plot(x, smooth(chars), color="tab:orange", label="answer chars (5-step mean)")
+    charted = [(e["step"], e["answer_chars"]) for e in rows if "answer_chars" in e]
+    if charted and grpo.get("answer_chars_first_quarter") is not None:
+        chars = [c for _, c in charted]
+        axes[3].plot([s for s, _ in charted], chars, color="tab:orange", alpha=0.3)
+        axes[3].plot(
+            [s for s, _ in charted], smooth(chars), color="tab:orange", label="answer chars (5-step mean)"
+        )
         axes[3].set_ylabel("characters of <answer>")
         axes[3].legend(loc="upper left", fontsize=8)
         controlled = grpo.get("answer_quality_length_controlled", {})
@@ -374,7 +377,8 @@ def learn(out: Path, recipe: Path, overrides: dict[str, dict[str, Any]]) -> dict
         name: quarters([e[key] for e in rows]) for name, key in COMPONENTS.items() if rows and key in rows[0]
     }
     records_file = grpo_dir / "answer_quality.jsonl"
-    records = [json.loads(line) for line in records_file.read_text(encoding="utf-8").splitlines()]
+    lines = records_file.read_text(encoding="utf-8").splitlines() if records_file.is_file() else []
+    records = [json.loads(line) for line in lines]
     by_length = length_controlled(records)
     losses = [e["loss"] for e in sft_history if "loss" in e]
     grpo_speed = stage_speed(grpo_history, grpo_seconds)
@@ -404,14 +408,15 @@ def learn(out: Path, recipe: Path, overrides: dict[str, dict[str, Any]]) -> dict
             "reward_first_quarter": components["total"]["first_quarter"],
             "reward_last_quarter": components["total"]["last_quarter"],
             "components": components,
-            "answer_chars_first_quarter": by_length["answer_chars"]["first_quarter"],
-            "answer_chars_last_quarter": by_length["answer_chars"]["last_quarter"],
+            "answer_chars_first_quarter": by_length.get("answer_chars", {}).get("first_quarter"),
+            "answer_chars_last_quarter": by_length.get("answer_chars", {}).get("last_quarter"),
             "answer_quality_of_parsed": quarters(
                 [
                     sum(r["score"] for r in records if r["step"] == step)
                     / max(1, sum(1 for r in records if r["step"] == step))
                     for step in sorted({r["step"] for r in records})
                 ]
+                or [0.0]
             ),
             **by_length,
             "steps": len(rows),
