@@ -79,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     train = grpo_examples(rows, data_args, tokenizer)
     train.print("GRPO prompts (train)")
     _check_rewards_on_reference(funcs, rows)
+    for func in funcs:
+        if isinstance(func, AnswerQualityReward):
+            func.records.clear()  # the reference check above is no GRPO step
 
     trainer = GRPOTrainer(
         model=model,
@@ -92,11 +95,25 @@ def main(argv: list[str] | None = None) -> int:
     print(f"reward functions: {names}")
     result = trainer.train(resume_from_checkpoint=resume)
     trainer.save_state()  # trainer_state.json: the logged curves, read by training.learn
+    _save_answer_records(funcs, Path(training_args.output_dir))
     out = save_policy(trainer, tokenizer, training_args.output_dir, merged_lora=model_args.use_peft)
     _report(trainer.state.log_history, result, out)
     sample = sample_generation(out, train.examples[0]["prompt"], max_new_tokens=64)
     print(f"sample generation from {out}: {sample[:200]!r}")
     return 0
+
+
+def _save_answer_records(funcs: list, out: Path) -> None:
+    """answer_quality.jsonl: step, answer characters and score of every parsed completion."""
+    import json
+
+    for func in funcs:
+        if isinstance(func, AnswerQualityReward):
+            out.mkdir(parents=True, exist_ok=True)
+            lines = (json.dumps(r) for r in func.records)
+            (out / "answer_quality.jsonl").write_text(
+                "".join(line + "\n" for line in lines), encoding="utf-8"
+            )
 
 
 def _check_rewards_on_reference(funcs: list, rows: list[dict]) -> None:

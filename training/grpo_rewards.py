@@ -33,12 +33,16 @@ def format_reward(completions: list[Any], **kwargs) -> list[float]:
 
 
 class AnswerQualityReward:
-    """The reward model's score of the `<answer>` part against the question; malformed gets 0."""
+    """The reward model's score of the `<answer>` part against the question; malformed gets 0.
+
+    Keeps `records`, one (step, answer characters, score) per parsed answer, so that a run can tell a
+    quality rise from a length drift; under TRL it also logs `answer_chars` (mean per step)."""
 
     __name__ = "answer_quality_reward"
 
     def __init__(self, scorer):
         self.scorer = scorer
+        self.records: list[dict[str, float]] = []
 
     def __call__(self, completions: list[Any], query: list[str] | None = None, **kwargs) -> list[float]:
         if query is None:
@@ -50,6 +54,11 @@ class AnswerQualityReward:
             values = self.scorer.score_batch([query[i] for i in scored], [answers[i] for i in scored])
             for i, value in zip(scored, values, strict=True):
                 rewards[i] = float(value)
+            state = kwargs.get("trainer_state")
+            step = state.global_step + 1 if state is not None else len(self.records)
+            self.records += [{"step": step, "chars": len(answers[i]), "score": rewards[i]} for i in scored]
+            if kwargs.get("log_metric") is not None:
+                kwargs["log_metric"]("answer_chars", sum(len(answers[i]) for i in scored) / len(scored))
         return rewards
 
 

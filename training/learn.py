@@ -135,6 +135,73 @@ def quarters(values: list[float]) -> dict[str, float]:
     return out
 
 
+def length_controlled(records: list[dict[str, float]]) -> dict[str, Any]:
+    """Answer length and length-controlled quality per GRPO step, by quarter.
+
+    Quality is regressed on answer characters over every parsed completion of the run (least
+    squares); the per-step mean of the residual, plus the run's mean, is the quality a step would
+    have had at the run's average length. Its rise is the part of the quality rise length does not
+    explain."""
+    if len(records) < 2:
+        return {}
+    n = len(records)
+    mx = sum(r["chars"] for r in records) / n
+    my = sum(r["score"] for r in records) / n
+    sxx = sum((r["chars"] - mx) ** 2 for r in records)
+    slope = sum((r["chars"] - mx) * (r["score"] - my) for r in records) / sxx if sxx else 0.0
+    steps: dict[int, list[dict[str, float]]] = {}
+    for r in records:
+        steps.setdefault(int(r["step"]), []).append(r)
+    ordered = [steps[k] for k in sorted(steps)]
+    chars = [sum(r["chars"] for r in rs) / len(rs) for rs in ordered]
+    adjusted = [my + sum(r["score"] - my - slope * (r["chars"] - mx) for r in rs) / len(rs) for rs in ordered]
+    return {
+        "answer_chars": quarters(chars),
+        "answer_quality_length_controlled": quarters(adjusted),
+        "quality_per_char": slope,
+        "quality_chars_correlation": _correlation(
+            [r["chars"] for r in records], [r["score"] for r in records]
+        ),
+    }
+
+
+def _correlation(x: list[float], y: list[float]) -> float:
+    mx, my = sum(x) / len(x), sum(y) / len(y)
+    sx = math.sqrt(sum((a - mx) ** 2 for a in x))
+    sy = math.sqrt(sum((b - my) ** 2 for b in y))
+    return sum((a - mx) * (b - my) for a, b in zip(x, y, strict=True)) / (sx * sy) if sx and sy else 0.0
+
+
+def reward_length_check(scorer, validation_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Does the reward model pay for length? Score against characters over the validation candidates
+    (counselor answers and the short user answers the reward model was trained to rank below them),
+    within the counselor answers alone, and two length-matched probes: the same answer under its own
+    vs another question, and a counselor answer vs its own first half."""
+    from training.data import contrastive_groups
+
+    groups, _ = contrastive_groups(validation_rows, 30, 0, False)
+    if len(groups) < 2:
+        return {}
+    pairs = [(g.query, a, True) for g in groups for a in g.positives]
+    pairs += [(g.query, a, False) for g in groups for a in g.hard_negatives]
+    scores = scorer.score_batch([p[0] for p in pairs], [p[1] for p in pairs])
+    lengths = [len(p[1]) for p in pairs]
+    positive = [i for i, p in enumerate(pairs) if p[2]]
+    answers = [g.positives[0] for g in groups]
+    own = scorer.score_batch([g.query for g in groups], answers)
+    other = scorer.score_batch([groups[(i + 1) % len(groups)].query for i in range(len(groups))], answers)
+    half = scorer.score_batch([g.query for g in groups], [a[: len(a) // 2] for a in answers])
+    return {
+        "candidates": len(pairs),
+        "score_chars_correlation": _correlation(scores, lengths),
+        "score_chars_correlation_counselor_answers": _correlation(
+            [scores[i] for i in positive], [lengths[i] for i in positive]
+        ),
+        "own_beats_other_question": sum(a > b for a, b in zip(own, other, strict=True)) / len(groups),
+        "whole_beats_first_half": sum(a > b for a, b in zip(own, half, strict=True)) / len(groups),
+    }
+
+
 def log_history(output_dir: Path) -> list[dict[str, Any]]:
     state = output_dir / "trainer_state.json"
     return json.loads(state.read_text(encoding="utf-8"))["log_history"]
@@ -152,7 +219,7 @@ def plot(path: Path, sft_history: list[dict], grpo_history: list[dict], summary:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4.2))
     steps = [e["step"] for e in sft_history if "loss" in e]
     axes[0].plot(steps, [e["loss"] for e in sft_history if "loss" in e], color="tab:blue")
     axes[0].set_yscale("log")
@@ -197,6 +264,22 @@ def plot(path: Path, sft_history: list[dict], grpo_history: list[dict], summary:
     axes[2].set_title("GRPO reward components (per-step mean, 5-step mean)")
     axes[2].set_xlabel("step")
     axes[2].legend(loc="lower right", fontsize=8)
+    charted = [(e["step"], e["answer_chars"]) for e in rows if "answer_chars" in e]
+    if charted and grpo.get("answer_chars_first_quarter") is not None:
+        chars = [c for _, c in charted]
+        axes[3].plot([s for s, _ in charted], chars, color="tab:orange", alpha=0.3)
+        axes[3].plot(
+            [s for s, _ in charted], smooth(chars), color="tab:orange", label="answer chars (5-step mean)"
+        )
+        axes[3].set_ylabel("characters of <answer>")
+        axes[3].legend(loc="upper left", fontsize=8)
+        controlled = grpo.get("answer_quality_length_controlled", {})
+        axes[3].set_title(
+            f"answer length {grpo['answer_chars_first_quarter']:.0f} -> {grpo['answer_chars_last_quarter']:.0f}"
+            f" chars\nlength-controlled quality {controlled.get('first_quarter', 0):.3f} -> "
+            f"{controlled.get('last_quarter', 0):.3f}"
+        )
+        axes[3].set_xlabel("step")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -219,12 +302,15 @@ def learn(out: Path, recipe: Path, overrides: dict[str, dict[str, Any]]) -> dict
 
     raw = read_recipe(recipe)
     settings = {**(raw.get("learn") or {}), **overrides.get("learn", {})}
+    seed = int(overrides.get("learn", {}).get("seed", raw.get("seed", 0)))
+    for stage in ("sft", "reward", "grpo"):
+        overrides.setdefault(stage, {}).setdefault("seed", seed)
     started = time.perf_counter()
     if out.exists():
         shutil.rmtree(out)
     release = out / "release"
     counts = build_sample_release(
-        release, settings["questions"], seed=raw.get("seed", 0), eval_questions=settings["eval_questions"]
+        release, settings["questions"], seed=seed, eval_questions=settings["eval_questions"]
     )
     print(f"sample release -> {release}: {counts}")
     tiny = {**(raw.get("tiny") or {}), **overrides.get("tiny", {})}
@@ -266,6 +352,7 @@ def learn(out: Path, recipe: Path, overrides: dict[str, dict[str, Any]]) -> dict
         raise TrainingInputError("reward model training failed")
     reward_seconds = time.perf_counter() - mark
     scorer = RewardScorer.from_pretrained(reward_dir)
+    reward_length = reward_length_check(scorer, pq.read_table(release / "validation.parquet").to_pylist())
 
     grpo_dir = out / "grpo"
     argv = [*common, "--model_name_or_path", str(sft_dir), "--reward_model_path", str(reward_dir)]
@@ -289,6 +376,10 @@ def learn(out: Path, recipe: Path, overrides: dict[str, dict[str, Any]]) -> dict
     components = {
         name: quarters([e[key] for e in rows]) for name, key in COMPONENTS.items() if rows and key in rows[0]
     }
+    records_file = grpo_dir / "answer_quality.jsonl"
+    lines = records_file.read_text(encoding="utf-8").splitlines() if records_file.is_file() else []
+    records = [json.loads(line) for line in lines]
+    by_length = length_controlled(records)
     losses = [e["loss"] for e in sft_history if "loss" in e]
     grpo_speed = stage_speed(grpo_history, grpo_seconds)
     completion_tokens = sum(e.get("completions/mean_length", 0) for e in rows) * int(
@@ -311,11 +402,23 @@ def learn(out: Path, recipe: Path, overrides: dict[str, dict[str, Any]]) -> dict
         "reward_model": {
             "seconds": round(reward_seconds, 1),
             **json.loads((reward_dir / "metrics.json").read_text(encoding="utf-8"))["validation"],
+            "length_check": reward_length,
         },
         "grpo": {
             "reward_first_quarter": components["total"]["first_quarter"],
             "reward_last_quarter": components["total"]["last_quarter"],
             "components": components,
+            "answer_chars_first_quarter": by_length.get("answer_chars", {}).get("first_quarter"),
+            "answer_chars_last_quarter": by_length.get("answer_chars", {}).get("last_quarter"),
+            "answer_quality_of_parsed": quarters(
+                [
+                    sum(r["score"] for r in records if r["step"] == step)
+                    / max(1, sum(1 for r in records if r["step"] == step))
+                    for step in sorted({r["step"] for r in records})
+                ]
+                or [0.0]
+            ),
+            **by_length,
             "steps": len(rows),
             "seconds": round(grpo_seconds, 1),
             "format_rate_after": scored["after_grpo"]["format_rate"],
@@ -358,9 +461,18 @@ def _print(summary: dict, out: Path) -> None:
         "format rate after SFT": sft["format_rate_after"],
         "format rate after GRPO": grpo["format_rate_after"],
     }
-    for name, q in grpo["components"].items():
+    shown = {**grpo["components"]}
+    for name in ("answer_quality_of_parsed", "answer_quality_length_controlled", "answer_chars"):
+        if name in grpo:
+            shown[name] = grpo[name]
+    for name, q in shown.items():
         rows[f"GRPO {name}: first -> last quarter (rise ± se)"] = (
             f"{q['first_quarter']:.3f} -> {q['last_quarter']:.3f} ({q['rise']:+.3f} ± {q['rise_se']:.3f})"
+        )
+    check = summary["reward_model"].get("length_check") or {}
+    if check:
+        rows["reward model: score~chars correlation (all / counselor answers)"] = (
+            f"{check['score_chars_correlation']:.2f} / {check['score_chars_correlation_counselor_answers']:.2f}"
         )
     rows["copy rate after SFT / GRPO (references)"] = (
         f"{summary['copy_rate']['after_sft']:.2f} / {summary['copy_rate']['after_grpo']:.2f} "
@@ -390,6 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--eval_questions", type=int, help="validation prompts scored (recipe learn.eval_questions)"
     )
+    parser.add_argument("--seed", type=int, help="release, SFT, reward model and GRPO seed (recipe seed)")
     parser.add_argument("--sft_steps", type=int)
     parser.add_argument("--reward_steps", type=int)
     parser.add_argument("--grpo_steps", type=int)
@@ -397,7 +510,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     overrides: dict[str, dict[str, Any]] = {
         "learn": {
-            k: v for k, v in (("questions", args.questions), ("eval_questions", args.eval_questions)) if v
+            k: v
+            for k, v in (
+                ("questions", args.questions),
+                ("eval_questions", args.eval_questions),
+                ("seed", args.seed),
+            )
+            if v is not None
         },
         "tiny": {"vocab": args.vocab} if args.vocab else {},
         "sft": {"max_steps": args.sft_steps},

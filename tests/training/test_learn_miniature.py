@@ -36,10 +36,17 @@ def test_sft_teaches_the_format_on_unseen_prompts_and_grpo_keeps_it(run):
     assert grpo["format_rate_after"] >= 0.25
     assert grpo["components"]["format"]["last_quarter"] >= 0.25
     assert summary["copy_rate"]["after_sft"] < 0.5  # it writes for the post, not a memorised completion
+    # the length check: answer characters per quarter and the reward model's score~length correlation
+    assert 5 < grpo["answer_chars_first_quarter"] < 200 and 5 < grpo["answer_chars_last_quarter"] < 200
+    check = summary["reward_model"]["length_check"]
+    assert -1 <= check["score_chars_correlation_counselor_answers"] <= 1
+    assert 0 <= check["own_beats_other_question"] <= 1
 
 
 @pytest.mark.xfail(
-    reason="GRPO does not yet raise answer quality beyond noise on CPU in this budget", strict=False
+    reason="16 GRPO steps: the answer-quality rise stays within 2 standard errors (the full miniature "
+    "reaches about 2 SE, mostly through the format rate under sampling; see training/README.md)",
+    strict=False,
 )
 def test_grpo_raises_answer_quality(run):
     _, summary = run

@@ -7,7 +7,7 @@ import pytest
 
 from empathyqa.coe import parse_completion
 from training.args import recipe_defaults
-from training.learn import copy_share, quarters
+from training.learn import copy_share, length_controlled, quarters
 from training.sample_release import build_sample_release, short_answer
 
 COE = (
@@ -103,6 +103,24 @@ def test_quarters_compare_first_and_last_quarter_with_standard_errors():
     assert rising["rise_over_2se"]
     noisy = quarters([0.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.2, 1.0])
     assert noisy["rise"] == pytest.approx(0.1) and not noisy["rise_over_2se"]
+
+
+def test_length_controlled_quality_takes_out_a_rise_that_length_alone_explains():
+    # 8 steps, 2 answers each: a score that only follows length (0.01 per character) ...
+    records = [
+        {"step": step, "chars": chars, "score": chars / 100}
+        for step in range(1, 9)
+        for chars in (20 + 5 * step, 30 + 5 * step)
+    ]
+    pure_length = length_controlled(records)
+    assert pure_length["answer_chars"]["first_quarter"] == pytest.approx(32.5)
+    assert pure_length["answer_chars"]["last_quarter"] == pytest.approx(62.5)
+    assert pure_length["quality_per_char"] == pytest.approx(0.01)
+    assert pure_length["answer_quality_length_controlled"]["rise"] == pytest.approx(0.0, abs=1e-9)
+    # ... and one that rises at a constant length keeps its rise
+    steady = [{"step": r["step"], "chars": 40, "score": r["step"] / 10} for r in records]
+    assert length_controlled(steady)["answer_quality_length_controlled"]["rise"] == pytest.approx(0.6)
+    assert length_controlled(records[:1]) == {}
 
 
 def test_copy_share_flags_a_verbatim_training_completion_only():

@@ -71,6 +71,26 @@ def test_answer_quality_scores_only_the_answer_part_and_zeroes_malformed():
     assert reward.__name__ == "answer_quality_reward"
 
 
+def test_answer_quality_records_length_and_score_per_step_and_logs_mean_chars():
+    class State:
+        global_step = 6
+
+    logged: list[tuple[str, float]] = []
+    reward = AnswerQualityReward(RecordingScorer())
+    short = format_completion("焦虑。", "考试。", "想被理解。", "先共情。", "我在听。")
+    reward(
+        completions=[GOOD, MALFORMED["plain text"], short],
+        query=["问题一", "问题二", "问题三"],
+        trainer_state=State(),
+        log_metric=lambda name, value: logged.append((name, value)),
+    )
+    assert reward.records == [
+        {"step": 7, "chars": 17, "score": 0.75},
+        {"step": 7, "chars": 4, "score": 0.75},
+    ]
+    assert logged == [("answer_chars", 10.5)]
+
+
 def test_answer_quality_needs_the_query_column():
     with pytest.raises(ValueError, match="query"):
         AnswerQualityReward(RecordingScorer())(completions=[GOOD])
