@@ -122,6 +122,7 @@ def curation(raw: Path, folder: Path, engine: str, workers: int) -> Stage:
 
 def start_endpoint(folder: Path, latency: str) -> tuple[subprocess.Popen, str]:
     port_file = folder / "endpoint.port"
+    port_file.unlink(missing_ok=True)  # the fill stage starts a second endpoint in the same folder
     cmd = [PY, "-m", "annotation.sample_endpoint", "--port", "0", "--port-file", str(port_file)]
     proc = subprocess.Popen(
         cmd + ["--latency-ms", latency], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -257,7 +258,7 @@ def release(folder: Path, index: int) -> tuple[Stage, Stage]:
     version = f"0.0.{index}"
     coe = [str(folder / "drafts")] + ([str(folder / "pulled")] if (folder / "pulled").exists() else [])
     cmd = [PY, "-m", "curation.release", "--curated", str(folder / "curated"), "--coe", *coe]
-    cmd += ["--version", version, "--out", str(folder / "release"), "--include-drafts"]
+    cmd += ["--version", version, "--out", str(folder / "release"), "--include-drafts", "--allow-stand-in"]
     run_stage(build, cmd, log=folder / "release.log")
     run_stage(
         verify,
@@ -352,7 +353,9 @@ def run_step(name: str, raw: Path, folder: Path, index: int, args: argparse.Name
         limit = args.draft_limit or 10**9
         timed = drafting(folder, limit, args.concurrency, args.latency_ms)
         stages = [timed]
-        selected = int(summary_figures((folder / "drafting.log").read_text()).get("pairs selected", 0))
+        from annotation.draft.selection import read_curated, select_pairs
+
+        selected = len(select_pairs(read_curated(folder / "curated"), 100)[0])  # the drafter's own choice
         steady = summary_figures((folder / "drafting.log").read_text()).get("requests/s steady state")
         if steady and selected > limit:
             timed.notes["EXTRAPOLATED: every pair at this latency, h"] = round(selected / steady / 3600, 2)
