@@ -1,17 +1,25 @@
-"""Drafting throughput: 2,000 pairs against a local OpenAI-compatible server with 50 ms latency.
+"""Drafting throughput against the offline endpoint at real latencies: is the client the bottleneck?
 
-The bound is concurrency / latency (64 / 0.05 s = 1,280 requests/s). Baseline in the same run: a bare
-httpx client posting the same request bodies at the same concurrency (what the server and the
-machine allow with no drafting logic). Then the real drafter: openai client, rate limiter, retries,
-validation, JSONL appends. Prints requests/s, the share of the bound, and client CPU per request.
+    PYTHONPATH=$PWD .venv/bin/python bench/draft.py [--pairs 6000] [--concurrency 256] [--latency-ms 1000-3000]
 
-    .venv/bin/python bench/draft.py [--pairs 2000] [--concurrency 64] [--latency 0.05]
+The bound is concurrency / mean latency (256 / 2 s = 128 requests/s). In one run, against one
+`python -m annotation.sample_endpoint --latency-ms A-B` process (its default sample replies):
+1. baseline: a bare aiohttp client posting the same request bodies at the same concurrency (what the
+   server and this machine allow with no drafting logic);
+2. `python -m annotation draft` itself (openai client, retries, validation, JSONL store, fsync), as a
+   child process; its figures come from its own summary.
+Each is reported overall (first request to last reply: the tail is in it) and in the steady state (C in
+flight, before the queue runs dry), with the client's and the server's CPU per request and the client's
+event-loop lag. The last lines turn client CPU per request into headroom: the share of one core the
+client needs at its bound, here and at --headroom (concurrency/latency, default 1000 in flight at 10 s).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -19,153 +27,164 @@ import time
 from pathlib import Path
 
 import aiohttp
-import httpx
 import psutil
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
+sys.path.insert(0, str(REPO))
 
-from _draft_helpers import thread, write_curated  # noqa: E402
-
-from annotation import draft  # noqa: E402
-from annotation.draft.llm import Drafter, GenParams, RateLimiter, RetryPolicy, make_client  # noqa: E402
+from annotation.draft.llm import GenParams  # noqa: E402
 from annotation.draft.prompting import load_prompt, response_format  # noqa: E402
 from annotation.draft.selection import read_curated, select_pairs  # noqa: E402
-from annotation.draft.store import DraftStore  # noqa: E402
+from annotation.draft.timeline import Timeline  # noqa: E402
+from annotation.sample_endpoint import parse_latency  # noqa: E402
+from empathyqa.io import write_parquet_atomic  # noqa: E402
+from empathyqa.schema import CURATED_THREAD, conform  # noqa: E402
+from empathyqa.synthetic import iter_threads  # noqa: E402
+
+MODEL = "empathyqa-offline-sample"
 
 
-def start_stub(latency: float, folder: Path) -> tuple[subprocess.Popen, str]:
+def curated(pairs: int, folder: Path) -> Path:
+    """Synthetic threads (realistic lengths, 4.1 answers a question) as a curated set of `pairs` pairs."""
+    rows, n = [], 0
+    for thread in iter_threads(pairs // 3 + 10, seed=1, risk_rate=0.0):
+        answers = [{**a, "author_id": None} for a in thread["answers"]][: pairs - n]
+        rows.append(
+            {**thread, "question_id": f"{thread['source']}:{thread['source_id']}", "answers": answers,
+             "risk_level": "none"}
+        )  # fmt: skip
+        n += len(answers)
+        if n >= pairs:
+            break
+    return write_parquet_atomic(conform(rows, CURATED_THREAD), folder / "curated.parquet")
+
+
+def start_endpoint(latency: str, folder: Path) -> tuple[subprocess.Popen, str]:
     port_file = folder / "port"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "annotation.sample_endpoint", "--reply", "stock", "--quiet",
-         "--latency-ms", f"{latency * 1000:g}", "--port-file", str(port_file)],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "annotation.sample_endpoint", "--quiet", "--latency-ms", latency,
+         "--port-file", str(port_file)],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while not port_file.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("stub server did not start")
+            raise SystemExit("the offline endpoint did not start")
         time.sleep(0.05)
     return proc, f"http://127.0.0.1:{port_file.read_text()}/v1"
 
 
-def cpu() -> float:
-    t = psutil.Process().cpu_times()
-    return t.user + t.system
-
-
-async def _hammer(post, bodies: list[dict], concurrency: int) -> tuple[float, float]:
-    queue = list(bodies)
-
-    async def worker() -> None:
-        while queue:
-            await post(queue.pop())
-
-    c0, t0 = cpu(), time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - t0, cpu() - c0
-
-
-async def baseline_httpx(url: str, bodies: list[dict], concurrency: int) -> tuple[float, float]:
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=None), timeout=30) as client:
-
-        async def post(body: dict) -> None:
-            (await client.post(url + "/chat/completions", json=body)).json()
-
-        return await _hammer(post, bodies, concurrency)
-
-
-async def baseline_aiohttp(url: str, bodies: list[dict], concurrency: int) -> tuple[float, float]:
+async def bare_aiohttp(url: str, bodies: list[dict], concurrency: int) -> dict[str, float]:
+    timeline = Timeline(concurrency)
+    queue = list(reversed(bodies))
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
 
-        async def post(body: dict) -> None:
-            async with session.post(url + "/chat/completions", json=body) as response:
-                await response.json()
+        async def worker() -> None:
+            while queue:
+                body = queue.pop()
+                started = time.monotonic()
+                async with session.post(url + "/chat/completions", json=body) as response:
+                    await response.json()
+                timeline.add(started, time.monotonic())
 
-        return await _hammer(post, bodies, concurrency)
-
-
-async def drafter_run(url: str, jobs, store, config) -> tuple[float, float, int, Drafter]:
-    client = make_client(url, "bench", 30)
-    prompt = load_prompt()
-    d = Drafter(
-        client, "bench-model", prompt, GenParams(), RetryPolicy(timeout=30), RateLimiter(), mode="json_schema"
-    )
-    state = draft.RunState()
-    c0, t0 = cpu(), time.perf_counter()
-    drafted = await draft.draft_all(jobs, store, d, config, state)
-    wall, used = time.perf_counter() - t0, cpu() - c0
-    await client.close()
-    if state.failed:
-        print(f"  failures: {dict(state.failed)}")
-    return wall, used, drafted, d
+        watch = asyncio.create_task(timeline.watch_loop())
+        cpu0 = time.process_time()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        timeline.cpu_s = time.process_time() - cpu0
+        watch.cancel()
+    return timeline.figures()
 
 
-def line(name: str, count: int, seconds: float, client_cpu: float, server_cpu: float, bound: float) -> str:
-    rate = count / seconds
-    server = f", server CPU {server_cpu / count * 1000:.2f} ms/req" if server_cpu else ""
+def draft_command(folder: Path, url: str, concurrency: int) -> dict[str, float]:
+    cmd = [sys.executable, "-m", "annotation", "draft", str(folder), "--out", str(folder / "drafts"),
+           "--model", MODEL, "--base-url", url, "--concurrency", str(concurrency),
+           "--answers-per-question", "100"]  # fmt: skip
+    env = dict(os.environ, OPENAI_API_KEY="offline-sample", PYTHONPATH=str(REPO))
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=3600)
+    if done.returncode:
+        raise SystemExit(f"annotation draft exited {done.returncode}:\n{done.stderr[-3000:]}")
+    figures = {}
+    for line in done.stderr.splitlines():
+        key, _, value = line.strip().rpartition("  ")
+        try:
+            figures[key.strip()] = float(value.replace(",", ""))
+        except ValueError:
+            pass
+    return figures
+
+
+def row(name: str, f: dict[str, float], bound: float, server_ms: float) -> str:
+    steady = f.get("requests/s steady state", 0.0)
     return (
-        f"  {name:<34} {rate:6.0f} req/s ({rate / bound:5.1%} of bound)"
-        f"  client CPU {client_cpu / count * 1000:.2f} ms/req{server}"
+        f"| {name} | {f['requests/s overall']:.1f} ({f['requests/s overall'] / bound:.1%}) | "
+        f"{steady:.1f} ({steady / bound:.1%}) | {f.get('in flight, steady state mean', 0):.0f} | "
+        f"{f['ramp s']:.2f} / {f['tail s']:.2f} | {f['mean reply latency s']:.3f} | "
+        f"{f.get('client CPU ms/request', 0):.2f} | {server_ms:.2f} | "
+        f"{f.get('event loop lag p99 ms', 0):.0f} / {f.get('event loop lag max ms', 0):.0f} |"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pairs", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--pairs", type=int, default=6000)
+    parser.add_argument("--concurrency", type=int, default=256)
+    parser.add_argument("--latency-ms", default="1000-3000")
+    parser.add_argument("--headroom", default="1000/10", help="concurrency/latency s to state headroom at")
     args = parser.parse_args()
-    bound = args.concurrency / args.latency
+    low, high = parse_latency(args.latency_ms)
+    mean = (low + high) / 2
+    bound = args.concurrency / mean
+    server_cpu = lambda: sum(server.cpu_times()[:2])  # noqa: E731
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        write_curated(tmp / "cur", [thread(i) for i in range(args.pairs)])
-        pairs, _ = select_pairs(read_curated(tmp / "cur"))
-        prompt = load_prompt()
-        rf = response_format("json_schema")
+        curated(args.pairs, tmp)
+        pairs, _ = select_pairs(read_curated(tmp), 100)
+        prompt, rf = load_prompt(), response_format("json_schema")
         bodies = [
-            {"model": "bench-model", "messages": prompt.messages(p.title, p.question, p.answer, "json_schema"),
+            {"model": MODEL, "messages": prompt.messages(p.title, p.question, p.answer, "json_schema"),
              "response_format": rf, **GenParams().as_dict()}
             for p in pairs
         ]  # fmt: skip
-        stub, url = start_stub(args.latency, tmp)
-        server = psutil.Process(stub.pid)
-        server_cpu = lambda: sum(server.cpu_times()[:2])  # noqa: E731
+        random.Random(0).shuffle(bodies)
+        proc, url = start_endpoint(args.latency_ms, tmp)
+        server = psutil.Process(proc.pid)
         try:
-            asyncio.run(baseline_aiohttp(url, bodies[:128], args.concurrency))  # warm up both sides
+            asyncio.run(bare_aiohttp(url, bodies[: args.concurrency], args.concurrency))  # warm both sides
             s0 = server_cpu()
-            base_wall, base_cpu = asyncio.run(baseline_aiohttp(url, bodies, args.concurrency))
+            base = asyncio.run(bare_aiohttp(url, bodies, args.concurrency))
             s1 = server_cpu()
-            httpx_n = min(len(bodies), 500)  # httpx's own pool is slow: a shorter run tells enough
-            httpx_wall, httpx_cpu = asyncio.run(baseline_httpx(url, bodies[:httpx_n], args.concurrency))
-            config = draft.DraftConfig(model="bench-model", concurrency=args.concurrency)
-            store = DraftStore(tmp / "out")
-            jobs, _, _ = draft.plan_jobs(pairs, store, prompt, config, GenParams())
+            drafted = draft_command(tmp, url, args.concurrency)
             s2 = server_cpu()
-            wall, used, drafted, d = asyncio.run(drafter_run(url, jobs, store, config))
-            s3 = server_cpu()
-            store.compact()
         finally:
-            stub.terminate()
-            stub.wait(10)
-    n, reqs = len(pairs), d.stats.requests
+            proc.terminate()
+            proc.wait(10)
+    n = len(bodies)
+    requests = drafted.get("requests", n)
+    load = os.getloadavg()[0]
+    print(f"drafting bench: {n} pairs, concurrency {args.concurrency}, endpoint latency {args.latency_ms} ms "
+          f"(mean {mean:.1f} s); {psutil.cpu_count()} CPUs, load average {load:.1f} (shared machine)")  # fmt: skip
+    print(f"bound: concurrency / mean latency = {bound:.1f} req/s; a finite run's ideal wall is about "
+          f"{n / bound:.1f} s plus a tail of up to {high:.0f} s\n")  # fmt: skip
     print(
-        f"drafting bench: {n} pairs, concurrency {args.concurrency}, server latency {args.latency * 1000:.0f} ms"
+        "| client | req/s overall (of bound) | req/s steady state (of bound) | in flight, steady | "
+        "ramp / tail s | mean latency s | client CPU ms/req | server CPU ms/req | loop lag p99 / max ms |"
     )
-    print(
-        f"  machine: {psutil.cpu_count()} CPUs, load average {psutil.getloadavg()[0]:.1f} (shared with other work)"
-    )
-    print(f"  bound (concurrency / latency)      {bound:6.0f} req/s")
-    print(line("baseline: bare aiohttp client", n, base_wall, base_cpu, s1 - s0, bound))
-    print(line("reference: bare httpx client", httpx_n, httpx_wall, httpx_cpu, 0.0, bound))
-    print(line("annotation draft (openai client)", reqs, wall, used, s3 - s2, bound))
-    print(f"  drafted {drafted}/{n}, requests {reqs}, retries {d.stats.retries}, wall {wall:.2f} s")
-    print(f"  drafter CPU ceiling: {reqs / used:.0f} req/s per free core (1 / client CPU per request)")
-    rate, target = reqs / wall, 0.8 * bound
-    print(f"  target >= 80% of bound ({target:.0f} req/s): {'met' if rate >= target else 'missed'}"
-          f" ({rate / (n / base_wall):.0%} of the bare aiohttp baseline in this run)")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
+    print(row("baseline: bare aiohttp", base, bound, 1000 * (s1 - s0) / n))
+    print(row("`annotation draft`", drafted, bound, 1000 * (s2 - s1) / requests))
+    print(f"\n`annotation draft`: wall {drafted.get('wall time s', 0):.1f} s for the whole command "
+          f"(start, read, probe, requests, compaction), requests {requests:.0f}, retries {drafted.get('retries', 0):.0f}, "
+          f"client CPU {drafted.get('client CPU s', 0):.1f} s in all")  # fmt: skip
+    ms = drafted.get("client CPU ms/request", 0.0)
+    conc, _, lat = args.headroom.partition("/")
+    for c, latency in ((args.concurrency, mean), (int(conc), float(lat))):
+        need = c / latency
+        print(f"headroom: at {c} in flight / {latency:g} s the bound is {need:.0f} req/s; the client needs "
+              f"{need * ms / 1000:.0%} of one core for it ({1000 / max(ms, 1e-9):.0f} req/s per free core)")  # fmt: skip
+    steady = drafted.get("requests/s steady state", 0.0)
+    print(f"target >= 95% of the bound in the steady state: {'met' if steady >= 0.95 * bound else 'missed'} "
+          f"({steady / bound:.1%}); overall {drafted['requests/s overall'] / bound:.1%} "
+          f"(the bare client {base['requests/s overall'] / bound:.1%}: the tail of a finite run)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from annotation.draft.llm import (
 from annotation.draft.prompting import DEFAULT_PROMPT, MODES, PromptSpec, load_prompt
 from annotation.draft.selection import InputError, Pair, read_curated, select_pairs
 from annotation.draft.store import DraftStore, StoreBusy, cache_key, now_iso
+from annotation.draft.timeline import Timeline
 from empathyqa.config import add_dataclass_arguments, dataclass_from_args
 from empathyqa.progress import print_summary
 from empathyqa.schema import STAND_IN_MODEL
@@ -190,6 +191,7 @@ class RunState:
     drafted: int = 0
     drafter: Drafter | None = None
     fatal: DraftFailure | None = None  # the endpoint refused the run (bad key, unknown model)
+    timeline: Timeline | None = None  # request spans, loop lag, CPU: the run's efficiency figures
 
 
 async def draft_all(
@@ -207,6 +209,7 @@ async def draft_all(
         dynamic_ncols=True,
     )
     system_tokens = rough_tokens(drafter.prompt.system) + 100
+    timeline = state.timeline = Timeline(max(1, config.concurrency))
 
     async def handle(job: Job) -> None:
         pair = job.first
@@ -245,6 +248,7 @@ async def draft_all(
             for p in job.pairs:
                 store.add_draft({"question_id": p.question_id, "answer_id": p.answer_id, **record})
                 state.drafted += 1
+        timeline.add(started, time.monotonic())
         bar.update(len(job.pairs))
         bar.set_postfix(failed=sum(failed.values()), refresh=False)
 
@@ -252,9 +256,13 @@ async def draft_all(
         while not queue.empty():
             await handle(queue.get_nowait())
 
+    watch = asyncio.create_task(timeline.watch_loop())
+    cpu0 = time.process_time()
     try:
         await asyncio.gather(*(worker() for _ in range(max(1, config.concurrency))))
     finally:
+        timeline.cpu_s = time.process_time() - cpu0
+        watch.cancel()
         bar.close()
     return state.drafted
 
@@ -450,6 +458,8 @@ def main(argv: list[str]) -> int:
     if stats and stats.endpoint_note:
         summary["endpoint says"] = stats.endpoint_note
     summary["wall time s"] = round(wall, 2)
+    if state.timeline:
+        summary.update({k: round(v, 2) for k, v in state.timeline.figures().items()})
     summary["client CPU s"] = round(cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime, 2)
     summary["records in coe.parquet"] = len(store.records)
     summary["output"] = f"{coe}, {failures}"
