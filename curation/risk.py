@@ -495,11 +495,12 @@ class RiskScanner:
         strong, weak = [], []
         for i, (a, b) in enumerate(spans):
             start = spans[i - 1][0] if i else a
-            sure = a not in skip and (self.anchors_re is None or bool(self.anchors_re.search(text, start, b)))
+            # a window that reads a sentence the lexicon judged is the lexicon's: its context rules
+            # (third party, negation, past) must not be overruled through the next sentence
+            free = a not in skip and start not in skip
+            sure = free and (self.anchors_re is None or bool(self.anchors_re.search(text, start, b)))
             strong.append(sure)
-            weak.append(
-                a not in skip and not sure and bool(self.weak_re and self.weak_re.search(text, start, b))
-            )
+            weak.append(free and not sure and bool(self.weak_re and self.weak_re.search(text, start, b)))
         if not any(strong) and not any(weak):
             return None
         probs = self.model.window_probabilities([text[a:b] for a, b in spans])
