@@ -89,6 +89,7 @@ def train(
     max_features: int = 40_000,
     keep_per_class: int = 1_500,
     c: float = 0.5,
+    sample_weight: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """Fit TF-IDF + a linear SVM; return the JSON-able model."""
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -101,7 +102,7 @@ def train(
         analyzer=lambda t: features(t, chars), sublinear_tf=True, min_df=2, max_features=max_features
     )
     x = vectorizer.fit_transform(texts)
-    svm = LinearSVC(C=c).fit(x, labels)
+    svm = LinearSVC(C=c).fit(x, labels, sample_weight=sample_weight)
     coef = svm.coef_ if len(classes) > 2 else [-svm.coef_[0], svm.coef_[0]]
     intercept = list(svm.intercept_) if len(classes) > 2 else [-svm.intercept_[0], svm.intercept_[0]]
     names = vectorizer.get_feature_names_out()
