@@ -8,7 +8,7 @@ TORCH_VERSION ?= 2.13.0
 LS_VERSION ?= 1.23.2
 LS_PORT ?= 8085
 
-.PHONY: install install-ls install-browser lock demo learn test lint format bench bench-scale label-studio label-studio-stop sample-site clean
+.PHONY: install install-ls install-browser lock demo learn test lint format bench bench-scale topic-model label-studio label-studio-stop sample-site clean
 
 install: $(VENV)/.installed
 
@@ -78,6 +78,13 @@ bench: install
 SCALE ?= 1
 bench-scale: install install-ls
 	$(PY) bench/scale.py --scale $(SCALE) --draft-limit 0 --crawl
+
+# the bundled topic classifier: generated threads plus the posts written blind for it (10x: real-like text);
+# tests/data/topic_eval/posts.jsonl stays out of it, as the evaluation (bench/topics.py)
+topic-model: install
+	$(PY) -m empathyqa.synthetic --questions 3000 --seed 11 --same-id-rate 0 --out runs/topic-synthetic.jsonl
+	$(PY) -m curation.topics train runs/topic-synthetic.jsonl \
+		tests/data/topic_eval/train_1.jsonl@10 tests/data/topic_eval/train_2.jsonl@10 --out curation/data/topic_model.json
 
 label-studio: install install-ls
 	$(PY) -m annotation.review.server start --port $(LS_PORT)

@@ -47,11 +47,50 @@ def by_keywords(taxonomy: Taxonomy, text: str) -> str:
     return f"{topic}/{sub}"
 
 
+def accuracy(predicted: list[str], truth: list[str]) -> tuple[float, float]:
+    primary = sum(p.split("/")[0] == t.split("/")[0] for p, t in zip(predicted, truth, strict=True))
+    sub = sum(p == t for p, t in zip(predicted, truth, strict=True))
+    return primary / len(truth), sub / len(truth)
+
+
+def external(taxonomy: Taxonomy, texts: list[str], truth: list[str], path: Path) -> None:
+    """Posts written blind by a writer whose posts train nothing: keywords, a model trained on generated
+    threads alone, and the bundled model (generated threads plus two other blind writers' posts)."""
+    posts = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    nodes = [taxonomy.from_tags(p["tags"]) for p in posts]
+    gold = [n.label for n in nodes if n is not None]
+    own = [text_of(p) for p, n in zip(posts, nodes, strict=True) if n is not None]
+    print(f"\nposts written blind ({path.name}, never trained on): {len(own)} tagged, tags hidden")
+    print(f"  {'method':<44} {'primary':>8} {'sub':>7}")
+    generated_only = TopicModel(train(texts, truth))
+    rows = {
+        "keywords": [by_keywords(taxonomy, t) for t in own],
+        "classifier on generated threads alone": [generated_only.predict(t[:SCAN_CHARS])[0] for t in own],
+    }
+    bundled = TopicModel.load()
+    if bundled is not None:
+        inputs = ", ".join(bundled.trained_on.get("inputs", [])) or "?"
+        rows[f"bundled classifier ({inputs})"[:44]] = [bundled.predict(t[:SCAN_CHARS])[0] for t in own]
+        rows["bundled, keywords when unsure (the step)"] = [
+            label if score >= MIN_SCORE else by_keywords(taxonomy, t)
+            for t in own
+            for label, score in [bundled.predict(t[:SCAN_CHARS])]
+        ]
+    for method, labels in rows.items():
+        primary, sub = accuracy(labels, gold)
+        print(f"  {method:<44} {primary:>8.3f} {sub:>7.3f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=3000)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--external",
+        default=str(ROOT / "tests" / "data" / "topic_eval" / "posts.jsonl"),
+        help="tagged posts written apart from the generator (title, body, tags); '' to skip",
+    )
     args = parser.parse_args(argv)
     load_jieba()
     taxonomy = Taxonomy.load()
@@ -103,6 +142,9 @@ def main(argv: list[str] | None = None) -> None:
         scene = sum(p.split("/")[0] in s for p, s in zip(labels, scene_primaries, strict=True))
         n = len(labels)
         print(f"  {method:<11} {primary / n:>8.3f} {sub / n:>7.3f} {scene / n:>7.3f}")
+
+    if args.external and Path(args.external).is_file():
+        external(taxonomy, texts, truth, Path(args.external))
 
     model = TopicModel.load()
     docs = [{"tags": threads[i]["tags"], "text": texts[j]} for j, i in enumerate(keep)][:1000]

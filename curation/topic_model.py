@@ -64,10 +64,11 @@ class TopicModel:
         except (ValueError, KeyError) as exc:
             raise SystemExit(f"{path}: unusable topic model: {exc}") from None
 
-    def scores(self, text: str) -> np.ndarray:
+    def scores(self, text: str) -> np.ndarray | None:
+        """Per-class scores, or None when the text holds no feature the model knows."""
         counts = Counter(self.index[f] for f in features(text, self.chars) if f in self.index)
         if not counts:
-            return self.bias.copy()
+            return None
         rows = np.fromiter(counts, dtype=np.int64, count=len(counts))
         # sublinear tf times idf, l2-normalised, as scikit-learn's TfidfVectorizer(sublinear_tf=True)
         values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32))) * self.idf_vector[rows]
@@ -75,8 +76,11 @@ class TopicModel:
         return self.bias + values @ self.matrix[rows]
 
     def predict(self, text: str) -> tuple[str, float]:
-        """("primary/sub", the best class's score: above 0 the linear SVM says "this class")."""
+        """("primary/sub", the best class's score: above 0 the linear SVM says "this class"); a text
+        without one known feature scores -inf (the intercepts alone say nothing about it)."""
         scores = self.scores(text)
+        if scores is None:
+            return self.labels[int(np.argmax(self.bias))], float("-inf")
         best = int(np.argmax(scores))
         return self.labels[best], float(scores[best])
 
@@ -89,6 +93,7 @@ def train(
     max_features: int = 40_000,
     keep_per_class: int = 1_500,
     c: float = 0.5,
+    sample_weight: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """Fit TF-IDF + a linear SVM; return the JSON-able model."""
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -101,7 +106,7 @@ def train(
         analyzer=lambda t: features(t, chars), sublinear_tf=True, min_df=2, max_features=max_features
     )
     x = vectorizer.fit_transform(texts)
-    svm = LinearSVC(C=c).fit(x, labels)
+    svm = LinearSVC(C=c).fit(x, labels, sample_weight=sample_weight)
     coef = svm.coef_ if len(classes) > 2 else [-svm.coef_[0], svm.coef_[0]]
     intercept = list(svm.intercept_) if len(classes) > 2 else [-svm.intercept_[0], svm.intercept_[0]]
     names = vectorizer.get_feature_names_out()
