@@ -451,7 +451,8 @@ class RiskScanner:
         best, matched = self.scan_lexicon(text, field, answer)
         if self.model is not None and not answer:
             flag = self._model_flag(text, field, matched if self.combine == "fill" else set())
-            if flag is not None:
+            own = max((RANK[f.level] for f in best.values() if f.party == "self"), default=-1)
+            if flag is not None and RANK[flag.level] > own:  # else it adds nothing but a second term
                 best[(MODEL_CATEGORY, "self")] = flag
         return sorted(best.values(), key=lambda f: (-RANK[f.level], f.category, f.party))
 

@@ -131,19 +131,24 @@ def test_combined_scanner_on_real_length_posts(text, field, expected):
 
 
 def test_model_flags_are_the_askers_own_and_answers_never_reach_the_model():
-    flags = SCANNER.scan(normalise(BURIED), "body")
-    model = [f for f in flags if f.category == MODEL_CATEGORY]
-    assert [(f.level, f.party, f.field) for f in model] == [("high", "self", "body")]
-    assert (
-        model[0].term.startswith("后来同事叫我") and "(model 0." in model[0].term
-    )  # read with the 天台 sentence
-    answer = SCANNER.scan(normalise(BURIED), "answer:x")  # the same words in an answer: lexicon only
+    # the lexicon already calls the buried 天台 sentence high: the model adds no second flag
+    assert [(f.category, f.level) for f in SCANNER.scan(normalise(BURIED), "body")] == [("suicide", "high")]
+    text = normalise(
+        BURIED.replace("前几天站在公司天台上，我看着下面的车，心想从这里下去是不是就什么都不用管了。", WIND)
+    )
+    model = [f for f in SCANNER.scan(text, "body") if f.category == MODEL_CATEGORY]
+    assert [(f.party, f.field) for f in model] == [("self", "body")] and model[0].level in ("medium", "high")
+    assert "(model 0." in model[0].term
+    answer = SCANNER.scan(text, "answer:x")  # the same words in an answer: lexicon only
     assert all(f.category != MODEL_CATEGORY for f in answer)
     assert asker_level([f.to_dict() for f in answer]) == "none"
 
 
+WIND = "有时候真想变成一阵风，吹散了就什么都不剩了，谁也不用再记得我。"
+
+
 def test_the_lexicon_alone_misses_what_the_model_catches():
-    text = normalise("有时候真想变成一阵风，吹散了就什么都不剩了，谁也不用再记得我。")
+    text = normalise(WIND)
     assert overall_level(RiskScanner(model=False).scan(text, "body")) in ("none", "low")
     assert overall_level(SCANNER.scan(text, "body")) in ("medium", "high")
 
