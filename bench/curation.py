@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 import random
 import resource
@@ -331,8 +332,15 @@ def cpu_seconds() -> float:
 def run_curation(threads: list[dict], config: CurationConfig, tmp: Path, name: str) -> tuple[float, dict]:
     raw = tmp / f"{name}.jsonl"
     raw.write_text("".join(json.dumps(t, ensure_ascii=False) + "\n" for t in threads), encoding="utf-8")
+    # a fresh process: curation forks its workers, and a fork from this one (whose threads rensa and the
+    # other baselines started) can inherit a held lock and hang
+    with mp.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_timed_curate, (raw, tmp / name, config))
+
+
+def _timed_curate(raw: Path, out: Path, config: CurationConfig) -> tuple[float, dict]:
     started = time.perf_counter()
-    report = curate([raw], tmp / name, config)
+    report = curate([raw], out, config)
     return time.perf_counter() - started, report
 
 

@@ -1,6 +1,6 @@
 """Benchmark: the risk scanner on the labelled sets tests/data/risk_eval/*.jsonl.
 
-    .venv/bin/python bench/risk.py [--split dev|tuning|holdout|train_a|train_b|both|holdout2] [--errors]
+    .venv/bin/python bench/risk.py [--split dev|tuning|holdout|train_a|train_b|holdout2|both|holdout3] [--errors]
         [--synthetic N] [--cv writers [--thresholds 0.3,0.5]] [--lexicon-only]
 
 Texts go through curation's Normalise (t2s, NFKC) first, as in the pipeline; `where=answer` items are
@@ -13,7 +13,7 @@ generalisation; the holdout is scored here only, never tuned on.
 --cv writers: leave-one-writer-out cross-validation (train the model on all writers' sets but one, score
 the one left out) for the lexicon alone, the model alone and the two combinations, pooled over the folds
 with each fold's at-risk figures. The sets the model trains on are the scanner's tuning data (the lexicon
-was tuned on dev, tuning and the spent holdout); only --split holdout2 (the frozen set, when present)
+was tuned on dev, tuning and the spent holdout); only --split holdout3 (the frozen set, when present)
 is unread.
 """
 
@@ -90,7 +90,9 @@ def cv_writers(thresholds: list[float], by: str) -> None:
     else:  # one fold per file: dev and holdout share a writer, so this flatters the model
         groups = {name: load_rows([name], EVAL_DIR) for names in WRITERS.values() for name in names}
     sizes = ", ".join(f"{w} {len(rows)}" for w, rows in groups.items())
-    print(f"\nleave-one-{by[:-1]}-out cross-validation ({sizes} items; the model never reads answers)")
+    print(
+        f"\nleave-one-{by[:-1]}-out cross-validation ({sizes} items; in answers the model reads only the replier's own words)"
+    )
     results = cross_validate(
         {w: rows for w, rows in groups.items() if rows}, thresholds, load_rows(EXTRA_NONE, EVAL_DIR)
     )
@@ -119,7 +121,7 @@ def report(split: str, scanner: RiskScanner, errors: bool) -> None:
     figures = score(gold, pred)
     print(f"\n{split}: {len(rows)} items, {len(rows) / seconds:,.0f} texts/s (one core, loaded machine)")
     _table(figures)
-    if errors and split != "holdout2":
+    if errors and split != "holdout3":
         for row, p in zip(rows, pred, strict=True):
             if p != row["level"]:
                 print(f"  {row['level']:>6} -> {p:<6} {row['kind']:<22} {row['text']}")
@@ -183,8 +185,8 @@ def synthetic(scanner: RiskScanner, n: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    splits = ["dev", "tuning", "holdout", "train_a", "train_b"]
-    parser.add_argument("--split", choices=[*splits, "both", "holdout2", "none"], default="both")
+    splits = ["dev", "tuning", "holdout", "train_a", "train_b", "holdout2"]
+    parser.add_argument("--split", choices=[*splits, "both", "holdout3", "none"], default="both")
     parser.add_argument("--errors", action="store_true", help="list the misses (never the frozen set's)")
     parser.add_argument("--synthetic", type=int, default=0, help="also score N generated threads")
     parser.add_argument("--cv", choices=["writers", "splits"], help="leave-one-writer-out cross-validation")

@@ -17,8 +17,8 @@ The level is that of the person writing. Context rules, in order:
   makes it an urge: medium. A time now ("今晚") raises ideation to high.
 Figures of speech (累死了, 笑死, 想死你了) and idioms are not in the lexicon, or excluded by it.
 
-The learned model (curation/risk_model.py, curation/data/risk_model.json) is a second opinion on the
-asker's fields only (never answers): on each sentence where no lexicon entry matched ("fill"; the lexicon's
+The learned model (curation/risk_model.py, curation/data/risk_model.json) is a second opinion (in answers,
+only on the replier's own words: a window with 我 and no counselor advice): on each sentence where no lexicon entry matched ("fill"; the lexicon's
 context judgement stands where it has one), read with the sentence before it, and only in windows holding
 one of the lexicon file's model anchors (or only weak anchors, when the model is sure). At P(medium) +
 P(high) >= its threshold it adds one flag (category suicide_or_self_harm, party self) at medium or high;
@@ -449,8 +449,9 @@ class RiskScanner:
             return []
         answer = field.startswith("answer") if answer is None else answer
         best, matched = self.scan_lexicon(text, field, answer)
-        if self.model is not None and not answer:
-            flag = self._model_flag(text, field, matched if self.combine == "fill" else set())
+        if self.model is not None:
+            skip = matched if self.combine == "fill" else set()
+            flag = self._model_flag(text, field, skip, answer)
             own = max((RANK[f.level] for f in best.values() if f.party == "self"), default=-1)
             if flag is not None and RANK[flag.level] > own:  # else it adds nothing but a second term
                 best[(MODEL_CATEGORY, "self")] = flag
@@ -485,7 +486,7 @@ class RiskScanner:
                         best[key] = RiskFlag(entry.category, judged.level, term, field, judged.party)
         return best, matched
 
-    def model_window(self, text: str, skip: set[int]) -> tuple[np.ndarray, str] | None:
+    def model_window(self, text: str, skip: set[int], answer: bool = False) -> tuple[np.ndarray, str] | None:
         """The model's probabilities for the likeliest at-risk window of `text` (a sentence read with the
         one before it) and its sentence, over the sentences that do not start in `skip` and whose window
         holds one of the lexicon's model anchors (or only weak ones, and the model is sure); None when
@@ -499,6 +500,8 @@ class RiskScanner:
             # a window that reads a sentence the lexicon judged is the lexicon's: its context rules
             # (third party, negation, past) must not be overruled through the next sentence
             free = a not in skip and start not in skip
+            if answer:  # a replier's own words ("我也…"), never a counselor's advice to the reader
+                free = free and "我" in text[start:b] and not _ANSWER_COUNSEL.search(text, start, b)
             sure = free and (self.anchors_re is None or bool(self.anchors_re.search(text, start, b)))
             strong.append(sure)
             weak.append(free and not sure and bool(self.weak_re and self.weak_re.search(text, start, b)))
@@ -513,8 +516,8 @@ class RiskScanner:
             return None
         return probs[best], text[slice(*spans[best])].strip()
 
-    def _model_flag(self, text: str, field: str, skip: set[int]) -> RiskFlag | None:
-        found = self.model_window(text, skip)
+    def _model_flag(self, text: str, field: str, skip: set[int], answer: bool = False) -> RiskFlag | None:
+        found = self.model_window(text, skip, answer)
         if found is None or found[0][2] + found[0][3] < self.threshold:
             return None
         probs, sentence = found

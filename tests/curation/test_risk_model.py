@@ -36,7 +36,7 @@ def test_the_shipped_model_is_a_retrain_of_the_committed_sets():
     shipped = MODEL.data
     retrained = train_on_rows(training_rows() + load_rows(EXTRA_NONE))
     assert shipped["trained_on"] == retrained["trained_on"]
-    assert shipped["trained_on"]["per_level"] == {"high": 394, "low": 282, "medium": 428, "none": 4554}
+    assert shipped["trained_on"]["per_level"] == {"high": 479, "low": 357, "medium": 523, "none": 4659}
     assert list(shipped["idf"]) == list(retrained["idf"])
     assert np.allclose(shipped["weights"], retrained["weights"], atol=2e-3)
     again = RiskModel(retrained)
@@ -77,8 +77,9 @@ def test_an_unusable_model_file_is_refused(tmp_path):
 
 
 def test_leave_one_writer_out_recall_of_the_combined_detector_stays_above_its_floor():
-    # Pinned when the rule was chosen (fill, threshold 0.4, anchors, weak anchors at 0.5): pooled at-risk
-    # recall 0.951, precision 0.883; per left-out writer recall old 0.992, train_a 0.922, train_b 0.917.
+    # Pinned when the rule was chosen (fill, threshold 0.5, anchors, weak anchors at 0.5, the replier's own
+    # words in answers): pooled at-risk recall 0.957, precision 0.890; per left-out writer recall old 0.986,
+    # train_a 0.930, train_b 0.935, holdout2 0.961.
     # The lexicon alone: recall 0.40 on train_a and train_b, the writers it was never tuned on.
     groups = {w: load_rows(names) for w, names in WRITERS.items()}
     results = cross_validate(groups, (THRESHOLD,), load_rows(EXTRA_NONE))
@@ -91,9 +92,9 @@ def test_leave_one_writer_out_recall_of_the_combined_detector_stays_above_its_fl
 
     combined = results[("fill", THRESHOLD)]
     recall, precision = at_risk(combined)
-    assert recall >= 0.94 and precision >= 0.85
+    assert recall >= 0.95 and precision >= 0.87
     for writer in groups:
-        assert at_risk([r for r in combined if r[0] == writer])[0] >= 0.9
+        assert at_risk([r for r in combined if r[0] == writer])[0] >= 0.92
     lexicon_recall, _ = at_risk([r for r in results[("lexicon", THRESHOLD)] if r[0] == "train_b"])
     assert lexicon_recall < recall - 0.3
 
@@ -139,9 +140,14 @@ def test_model_flags_are_the_askers_own_and_answers_never_reach_the_model():
     model = [f for f in SCANNER.scan(text, "body") if f.category == MODEL_CATEGORY]
     assert [(f.party, f.field) for f in model] == [("self", "body")] and model[0].level in ("medium", "high")
     assert "(model 0." in model[0].term
-    answer = SCANNER.scan(text, "answer:x")  # the same words in an answer: lexicon only
-    assert all(f.category != MODEL_CATEGORY for f in answer)
-    assert asker_level([f.to_dict() for f in answer]) == "none"
+    # a peer's own words in a reply are recorded; they gate nothing
+    peer = SCANNER.scan(normalise("跟楼主一样，" + WIND), "answer:x")
+    assert [f.category for f in peer] == [MODEL_CATEGORY] and asker_level(
+        [f.to_dict() for f in peer]
+    ) == "none"
+    # a counselor's advice never reaches the model
+    advice = "我能理解你有时候会觉得活着太累、不想再醒来，请一定拨打心理援助热线，或者尽快去医院找医生。"
+    assert SCANNER.scan(normalise(advice), "answer:x") == []
 
 
 WIND = "有时候真想变成一阵风，吹散了就什么都不剩了，谁也不用再记得我。"
