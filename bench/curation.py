@@ -334,14 +334,19 @@ def run_curation(threads: list[dict], config: CurationConfig, tmp: Path, name: s
     raw.write_text("".join(json.dumps(t, ensure_ascii=False) + "\n" for t in threads), encoding="utf-8")
     # a fresh process: curation forks its workers, and a fork from this one (whose threads rensa and the
     # other baselines started) can inherit a held lock and hang
-    with mp.get_context("spawn").Pool(1) as pool:
-        return pool.apply(_timed_curate, (raw, tmp / name, config))
+    context = mp.get_context("spawn")
+    results = context.Queue()
+    child = context.Process(target=_timed_curate, args=(results, raw, tmp / name, config))
+    child.start()
+    seconds, report = results.get()
+    child.join()
+    return seconds, report
 
 
-def _timed_curate(raw: Path, out: Path, config: CurationConfig) -> tuple[float, dict]:
+def _timed_curate(results, raw: Path, out: Path, config: CurationConfig) -> None:
     started = time.perf_counter()
     report = curate([raw], out, config)
-    return time.perf_counter() - started, report
+    results.put((time.perf_counter() - started, report))
 
 
 def planted_threads(threads: list[dict], texts: list[str]) -> list[dict]:

@@ -505,16 +505,21 @@ class RiskScanner:
             sure = free and (self.anchors_re is None or bool(self.anchors_re.search(text, start, b)))
             strong.append(sure)
             weak.append(free and not sure and bool(self.weak_re and self.weak_re.search(text, start, b)))
-        if not any(strong) and not any(weak):
+        chosen = [i for i in range(len(spans)) if strong[i] or weak[i]]
+        if not chosen:
             return None
-        probs = self.model.window_probabilities([text[a:b] for a, b in spans])
+        # only the windows that can count are scored (most sentences hold no anchor)
+        windows = [(text[slice(*spans[i - 1])] if i else "") + text[slice(*spans[i])] for i in chosen]
+        probs = self.model.probabilities(windows)
         at_risk = probs[:, 2] + probs[:, 3]
-        counted = np.array(strong) | (np.array(weak) & (at_risk >= self.weak_threshold))
+        counted = np.array([strong[i] for i in chosen]) | (
+            np.array([weak[i] for i in chosen]) & (at_risk >= self.weak_threshold)
+        )
         at_risk = np.where(counted, at_risk, -1.0)
         best = int(at_risk.argmax())
         if at_risk[best] < 0:
             return None
-        return probs[best], text[slice(*spans[best])].strip()
+        return probs[best], text[slice(*spans[chosen[best]])].strip()
 
     def _model_flag(self, text: str, field: str, skip: set[int], answer: bool = False) -> RiskFlag | None:
         found = self.model_window(text, skip, answer)
