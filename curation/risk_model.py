@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from empathyqa.io import read_model_json
+
 BUNDLED_MODEL = Path(__file__).parent / "data" / "risk_model.json"
 FORMAT = "empathyqa-risk-model/1"
 LEVELS = ("none", "low", "medium", "high")
@@ -101,13 +103,7 @@ class RiskModel:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> RiskModel | None:
-        path = Path(path) if path else BUNDLED_MODEL
-        if not path.exists():
-            return None
-        try:
-            return cls(json.loads(path.read_text(encoding="utf-8")))
-        except (ValueError, KeyError) as exc:
-            raise SystemExit(f"{path}: unusable risk model: {exc}") from None
+        return read_model_json(path or BUNDLED_MODEL, cls, "risk model")
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), 4) probabilities of none, low, medium, high, for all texts in one batch of array

@@ -9,7 +9,6 @@ a few MB and the argmax nearly unchanged).
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from empathyqa.io import read_model_json
 
 BUNDLED_MODEL = Path(__file__).parent / "data" / "topic_model.json"
 FORMAT = "empathyqa-topic-model/1"
@@ -56,13 +57,7 @@ class TopicModel:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> TopicModel | None:
-        path = Path(path) if path else BUNDLED_MODEL
-        if not path.exists():
-            return None
-        try:
-            return cls(json.loads(path.read_text(encoding="utf-8")))
-        except (ValueError, KeyError) as exc:
-            raise SystemExit(f"{path}: unusable topic model: {exc}") from None
+        return read_model_json(path or BUNDLED_MODEL, cls, "topic model")
 
     def scores(self, text: str) -> np.ndarray | None:
         """Per-class scores, or None when the text holds no feature the model knows."""

@@ -6,12 +6,14 @@ import gzip
 import json
 import os
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+T = TypeVar("T")
 
 # Inside a folder only these are data; a `.json` there is usually a side file (crawl health, stats).
 DATA_SUFFIXES = (".jsonl", ".parquet", ".jsonl.gz")
@@ -72,6 +74,18 @@ def write_json_atomic(obj: Any, path: str | Path) -> Path:
     tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def read_model_json(path: str | Path, build: Callable[[dict], T], what: str) -> T | None:
+    """`build(the JSON of path)`, or None when the file is absent; a file that is not such a model stops
+    the run with one line naming it."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return build(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, KeyError) as exc:
+        raise SystemExit(f"{path}: unusable {what}: {exc}") from None
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
