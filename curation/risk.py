@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,6 +180,24 @@ _NOW = re.compile(
     r"今晚|今天晚上|就今天|今天就|明天就|这周就|这个?周末就|周末就|下周就|过几天就|马上就|现在就|等会儿?就|待会儿?就|"
     r"天亮(?:之?前)|决定了|想好了|准备好了"
 )
+
+
+@dataclass
+class _ModelPlan:
+    """The windows of one field the model will score, and how to read its scores."""
+
+    windows: list[str]
+    sentences: list[str]
+    strong: np.ndarray  # holds a model anchor; the others hold only weak ones
+    weak_threshold: float
+
+    def pick(self, probs: np.ndarray) -> tuple[np.ndarray, str] | None:
+        """The likeliest at-risk window's probabilities and sentence; a weak window counts only when
+        the model is sure."""
+        at_risk = probs[:, 2] + probs[:, 3]
+        at_risk = np.where(self.strong | (at_risk >= self.weak_threshold), at_risk, -1.0)
+        best = int(at_risk.argmax())
+        return None if at_risk[best] < 0 else (probs[best], self.sentences[best])
 
 
 @dataclass
@@ -445,17 +464,34 @@ class RiskScanner:
     def scan(self, text: str, field: str, answer: bool | None = None) -> list[RiskFlag]:
         """Flags for one field; `answer` (default: the field starts with "answer") applies the
         counsellor rules. One flag per (category, party): the highest level, with its term."""
-        if not text:
-            return []
         answer = field.startswith("answer") if answer is None else answer
-        best, matched = self.scan_lexicon(text, field, answer)
+        return self.scan_many([(text, field, answer)])[0]
+
+    def scan_many(self, fields: Sequence[tuple[str, str, bool]]) -> list[list[RiskFlag]]:
+        """scan() of each (text, field, answer), with the model's windows of all fields scored in one
+        batch (its per-call cost is most of its time on short fields)."""
+        found = [
+            self.scan_lexicon(text, field, answer) if text else ({}, set()) for text, field, answer in fields
+        ]
         if self.model is not None:
-            skip = matched if self.combine == "fill" else set()
-            flag = self._model_flag(text, field, skip, answer)
-            own = max((RANK[f.level] for f in best.values() if f.party == "self"), default=-1)
-            if flag is not None and RANK[flag.level] > own:  # else it adds nothing but a second term
-                best[(MODEL_CATEGORY, "self")] = flag
-        return sorted(best.values(), key=lambda f: (-RANK[f.level], f.category, f.party))
+            plans = [
+                self._model_plan(text, matched if self.combine == "fill" else set(), answer) if text else None
+                for (text, _, answer), (_, matched) in zip(fields, found, strict=True)
+            ]
+            windows = [w for plan in plans if plan is not None for w in plan.windows]
+            probs = self.model.probabilities(windows) if windows else np.zeros((0, len(RANK)))
+            at = 0
+            for (text, field, _), (best, _), plan in zip(fields, found, plans, strict=True):
+                if plan is None:
+                    continue
+                flag = self._model_flag(text, field, plan.pick(probs[at : at + len(plan.windows)]))
+                at += len(plan.windows)
+                own = max((RANK[f.level] for f in best.values() if f.party == "self"), default=-1)
+                if flag is not None and RANK[flag.level] > own:  # else it adds nothing but a second term
+                    best[(MODEL_CATEGORY, "self")] = flag
+        return [
+            sorted(best.values(), key=lambda f: (-RANK[f.level], f.category, f.party)) for best, _ in found
+        ]
 
     def scan_lexicon(
         self, text: str, field: str, answer: bool
@@ -491,38 +527,33 @@ class RiskScanner:
         one before it) and its sentence, over the sentences that do not start in `skip` and whose window
         holds one of the lexicon's model anchors (or only weak ones, and the model is sure); None when
         there is none such."""
+        plan = self._model_plan(text, skip, answer)
+        return None if plan is None else plan.pick(self.model.probabilities(plan.windows))
+
+    def _model_plan(self, text: str, skip: set[int], answer: bool) -> _ModelPlan | None:
+        """The windows of `text` the model may read (see model_window), not yet scored."""
         spans = [(m.start(), m.end()) for m in _SENTENCE.finditer(text)]
-        if not spans:
-            return None
-        strong, weak = [], []
+        strong, chosen = [], []
         for i, (a, b) in enumerate(spans):
             start = spans[i - 1][0] if i else a
             # a window that reads a sentence the lexicon judged is the lexicon's: its context rules
             # (third party, negation, past) must not be overruled through the next sentence
-            free = a not in skip and start not in skip
-            if answer:  # a replier's own words ("我也…"), never a counselor's advice to the reader
-                free = free and "我" in text[start:b] and not _ANSWER_COUNSEL.search(text, start, b)
-            sure = free and (self.anchors_re is None or bool(self.anchors_re.search(text, start, b)))
-            strong.append(sure)
-            weak.append(free and not sure and bool(self.weak_re and self.weak_re.search(text, start, b)))
-        chosen = [i for i in range(len(spans)) if strong[i] or weak[i]]
+            if a in skip or start in skip:
+                continue
+            if answer and ("我" not in text[start:b] or _ANSWER_COUNSEL.search(text, start, b)):
+                continue  # a replier's own words ("我也…"), never a counselor's advice to the reader
+            sure = self.anchors_re is None or bool(self.anchors_re.search(text, start, b))
+            if sure or (self.weak_re and self.weak_re.search(text, start, b)):
+                chosen.append(i)
+                strong.append(sure)
         if not chosen:
             return None
         # only the windows that can count are scored (most sentences hold no anchor)
         windows = [(text[slice(*spans[i - 1])] if i else "") + text[slice(*spans[i])] for i in chosen]
-        probs = self.model.probabilities(windows)
-        at_risk = probs[:, 2] + probs[:, 3]
-        counted = np.array([strong[i] for i in chosen]) | (
-            np.array([weak[i] for i in chosen]) & (at_risk >= self.weak_threshold)
-        )
-        at_risk = np.where(counted, at_risk, -1.0)
-        best = int(at_risk.argmax())
-        if at_risk[best] < 0:
-            return None
-        return probs[best], text[slice(*spans[chosen[best]])].strip()
+        sentences = [text[slice(*spans[i])].strip() for i in chosen]
+        return _ModelPlan(windows, sentences, np.array(strong), self.weak_threshold)
 
-    def _model_flag(self, text: str, field: str, skip: set[int], answer: bool = False) -> RiskFlag | None:
-        found = self.model_window(text, skip, answer)
+    def _model_flag(self, text: str, field: str, found: tuple[np.ndarray, str] | None) -> RiskFlag | None:
         if found is None or found[0][2] + found[0][3] < self.threshold:
             return None
         probs, sentence = found

@@ -301,7 +301,7 @@ class NoAnswers(Filter):
         return bool(doc["answers"]), "no_answers_left"
 
 
-class FlagRisk(MapStep):
+class FlagRisk(Step):
     """The asker's level (title and body) is the thread's; answers' flags are kept but gate nothing."""
 
     name = "risk"
@@ -309,16 +309,27 @@ class FlagRisk(MapStep):
     def __init__(self, config: CurationConfig) -> None:
         self.scanner = RiskScanner(load_lexicon(config.risk_lexicon))
 
-    def apply(self, doc: Record, ctx: Context) -> None:
-        flags = self.scanner.scan(doc["title"], "title") + self.scanner.scan(doc["body"], "body")
-        level = overall_level(flags)
-        for answer in doc["answers"]:
-            flags += self.scanner.scan(answer["body"], f"answer:{answer['answer_id']}", answer=True)
-        doc["risk_flags"] = [f.to_dict() for f in flags]
-        doc["risk_level"] = level
-        ctx.count(self.name, f"level:{level}")
-        if level == "none" and flags:
-            ctx.count(self.name, "answer_only_flags")
+    def process(self, batch: Batch, ctx: Context) -> Batch:
+        fields = [
+            (text, field, answer)
+            for doc in batch
+            for text, field, answer in (
+                (doc["title"], "title", False),
+                (doc["body"], "body", False),
+                *((a["body"], f"answer:{a['answer_id']}", True) for a in doc["answers"]),
+            )
+        ]
+        flags = iter(self.scanner.scan_many(fields))  # one model call for the whole batch
+        for doc in batch:
+            asker = next(flags) + next(flags)
+            level = overall_level(asker)
+            every = asker + [f for _ in doc["answers"] for f in next(flags)]
+            doc["risk_flags"] = [f.to_dict() for f in every]
+            doc["risk_level"] = level
+            ctx.count(self.name, f"level:{level}")
+            if level == "none" and every:
+                ctx.count(self.name, "answer_only_flags")
+        return batch
 
 
 class AssignTopic(MapStep):

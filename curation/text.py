@@ -111,12 +111,18 @@ _KEY_DROP = re.compile(r"[\W_]+")
 _DIGITS = re.compile(r"[1-9]")
 
 
+@lru_cache(maxsize=1 << 13)  # the answer filter and the signatures step key the same answers in turn
 def dedup_key(text: str) -> str:
     """Widths folded (① -> 1), lowercase, digits to 0, punctuation and whitespace out: what reposts share.
 
-    Keys are made of normalised text, which is already in simplified script.
+    Keys are made of normalised text, which is already in simplified script. Punctuation goes first:
+    what is left is most often NFKC-normal already (Chinese punctuation and ellipses are most of what
+    NFKC would change), and what NFKC spells out is dropped after it ("⑴" -> "(1)" -> "1").
     """
-    return _DIGITS.sub("0", _KEY_DROP.sub("", nfkc(text).lower()))
+    key = _KEY_DROP.sub("", text)
+    if not unicodedata.is_normalized("NFKC", key):
+        key = _KEY_DROP.sub("", unicodedata.normalize("NFKC", key))
+    return _DIGITS.sub("0", key.lower())
 
 
 def is_cjk(ch: str) -> bool:
