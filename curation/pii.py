@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
+from curation.text import CodeMap
+
 PLACEHOLDERS = {
     "EMAIL": "<EMAIL>",
     "URL": "<URL>",
@@ -56,8 +58,11 @@ _FOLD.update({0x3000: 0x20, 0x00A0: 0x20, 0x2010: 0x2D, 0x2011: 0x2D, 0x2012: 0x
 _FOLD.update({0x2014: 0x2D, 0x2015: 0x2D, 0x2212: 0x2D, 0x30FC: 0x2D, 0xFE63: 0x2D, 0x3002: 0x3002})
 
 
+_FOLD_MAP = CodeMap(_FOLD)
+
+
 def fold(text: str) -> str:
-    return text.translate(_FOLD)
+    return _FOLD_MAP(text)
 
 
 S = r"[ \-.]{0,3}"  # what may sit between digits of a spaced or dashed spelling ("010 - 1234")

@@ -19,21 +19,36 @@ _SPACES = re.compile(r"[ \t\f\v\u00a0\u3000]+")
 _CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff，。！？、；：]) (?=[\u4e00-\u9fff，。！？、；：])")
 
 
+class CodeMap:
+    """`str.translate` of a one-to-one map of code points, through a lookup table: translate with a
+    dict costs a dict lookup per character, 5x the time on Chinese text."""
+
+    def __init__(self, mapping: dict[int, int]) -> None:
+        self.lut = np.arange(0x110000, dtype=np.uint32)
+        self.lut[list(mapping)] = list(mapping.values())
+
+    def __call__(self, text: str) -> str:
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        return self.lut[codes].tobytes().decode("utf-32-le")
+
+
 # NFKC's images of the full-width ASCII forms and the ideographic space: mapping them first leaves
 # most Chinese text already NFKC-normal, and the quick check is far cheaper than normalising.
-_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+_FULL_WIDTH = CodeMap({code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20})
 
 
 def nfkc(text: str) -> str:
-    text = text.translate(_FULL_WIDTH)
+    text = _FULL_WIDTH(text)
     return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
 
 
 # Chinese punctuation stays full-width: what NFKC would turn into ASCII (，？！：；（）～) and what it
 # would spell out (…… -> ......, ① -> 1, ︰ -> :). Full-width letters, digits and symbols become ASCII.
 KEEP_FULL_WIDTH = "，？！：；（）～"
-_TO_ASCII = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F) if chr(code) not in KEEP_FULL_WIDTH}
-_TO_ASCII[0x3000] = 0x20
+_TO_ASCII = CodeMap(
+    {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F) if chr(code) not in KEEP_FULL_WIDTH}
+    | {0x3000: 0x20}
+)
 _PROTECTED = (
     "[" + KEEP_FULL_WIDTH + "\u2025\u2026\u2460-\u24ff\u2776-\u2793\u3000-\u303f\u3251-\u32bf"
     "\u3280-\u3289\ufe10-\ufe19\ufe30-\ufe4f]+"
@@ -66,7 +81,7 @@ def _nfkc_outside_punctuation(text: str) -> str:
 
 def fold_widths(text: str) -> str:
     """Full-width Latin letters, digits and symbols to ASCII, NFKC elsewhere; Chinese punctuation kept."""
-    return _nfkc_outside_punctuation(text.translate(_TO_ASCII))
+    return _nfkc_outside_punctuation(_TO_ASCII(text))
 
 
 def _full_parens(m: re.Match[str]) -> str:
