@@ -32,12 +32,15 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 PAPER_QUESTIONS, PAPER_ANSWERS = 40_959, 168_470
+ANNOTATORS = 8  # annotation requests in flight in the review stage
 PY = sys.executable
 
 
@@ -229,17 +232,25 @@ def review(folder: Path, tasks: int, annotations: int) -> tuple[Stage, Stage]:
         client = LabelStudio(base_url=server.url, api_key=server.token, timeout=300)
         project = next(p for p in client.projects.list() if p.title == "scale bench")
         started = time.perf_counter()
-        done = 0
-        for task in client.tasks.list(project=project.id, fields="all"):
-            if done >= annotations:
-                break
+        tasks_to_annotate = list(islice(client.tasks.list(project=project.id, fields="all"), annotations))
+
+        def annotate(k: int) -> None:
+            task = tasks_to_annotate[k]
             layers = draft_layers(task.data) if hasattr(task, "data") else None
-            verdict = "accepted" if done % 3 else "edited"
+            verdict = "accepted" if k % 3 else "edited"
             client.annotations.create(id=task.id, result=_result(layers, verdict, 4, []), lead_time=30.0)
-            done += 1
+
+        # annotators work side by side: one request at a time would time the round trip, not the server
+        with ThreadPoolExecutor(ANNOTATORS) as pool:
+            list(pool.map(annotate, range(len(tasks_to_annotate))))
+        done = len(tasks_to_annotate)
         annotate_s = time.perf_counter() - started
         pull.notes.update(
-            {"annotations": done, "annotate s per 1k": round(1000 * annotate_s / max(1, done), 1)}
+            {
+                "annotations": done,
+                "annotators in flight": ANNOTATORS,
+                "annotate s per 1k": round(1000 * annotate_s / max(1, done), 1),
+            }
         )
         cmd = [PY, "-m", "annotation", "review", "pull", "--project", "scale bench"]
         run_stage(pull, cmd + ["--out", str(folder / "pulled")], env=env, log=folder / "pull.log")

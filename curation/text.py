@@ -158,13 +158,16 @@ _OTHER_LETTER_RANGES = (
 )
 
 
+_CJK_CHARS = re.compile("[\u4e00-\u9fff\u3400-\u4dbf]+")
+_OTHER_LETTERS = re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _OTHER_LETTER_RANGES) + "]+")
+
+
 def zh_share(text: str) -> float:
     """Chinese characters among letters (str.isalpha counts CJK as letters, so split them out)."""
     if "<" in text:
         text = _PLACEHOLDER.sub("", text)
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    cjk = int((((codes >= 0x4E00) & (codes <= 0x9FFF)) | ((codes >= 0x3400) & (codes <= 0x4DBF))).sum())
-    other = sum(int(((codes >= lo) & (codes <= hi)).sum()) for lo, hi in _OTHER_LETTER_RANGES)
+    cjk = len(text) - len(_CJK_CHARS.sub("", text))
+    other = len(text) - len(_OTHER_LETTERS.sub("", text))
     return cjk / (cjk + other) if cjk + other else 0.0
 
 
