@@ -36,6 +36,7 @@ import logging
 import random
 import re
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -597,6 +598,23 @@ def parse_latency(text: str) -> tuple[float, float]:
     if lo < 0 or hi < lo:
         raise argparse.ArgumentTypeError(f"--latency-ms wants 0 <= A <= B, got {text!r}")
     return lo / 1000, hi / 1000
+
+
+def spawn(port_file: Path, *args: str, timeout: float = 60.0) -> tuple[subprocess.Popen, str]:
+    """This endpoint as a child process (`python -m annotation.sample_endpoint --port-file F ARGS...`,
+    its output discarded) and its base url once it listens; the caller stops it."""
+    port_file.unlink(missing_ok=True)  # a port left by an earlier endpoint is not this one's
+    cmd = [sys.executable, "-m", "annotation.sample_endpoint", "--port-file", str(port_file), *args]
+    proc = subprocess.Popen(
+        cmd, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + timeout
+    while not port_file.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"the offline endpoint did not start ({' '.join(args)})")
+        time.sleep(0.05)
+    return proc, f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
 
 
 async def _serve(fake: FakeEndpoint, port: int, port_file: Path | None) -> None:

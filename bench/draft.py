@@ -36,7 +36,7 @@ from annotation.draft.llm import GenParams  # noqa: E402
 from annotation.draft.prompting import load_prompt, response_format  # noqa: E402
 from annotation.draft.selection import read_curated, select_pairs  # noqa: E402
 from annotation.draft.timeline import Timeline  # noqa: E402
-from annotation.sample_endpoint import parse_latency  # noqa: E402
+from annotation.sample_endpoint import parse_latency, spawn  # noqa: E402
 from empathyqa.io import write_parquet_atomic  # noqa: E402
 from empathyqa.schema import CURATED_THREAD, conform  # noqa: E402
 from empathyqa.synthetic import iter_threads  # noqa: E402
@@ -57,21 +57,6 @@ def curated(pairs: int, folder: Path) -> Path:
         if n >= pairs:
             break
     return write_parquet_atomic(conform(rows, CURATED_THREAD), folder / "curated.parquet")
-
-
-def start_endpoint(latency: str, folder: Path) -> tuple[subprocess.Popen, str]:
-    port_file = folder / "port"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "annotation.sample_endpoint", "--quiet", "--latency-ms", latency,
-         "--port-file", str(port_file)],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not port_file.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("the offline endpoint did not start")
-        time.sleep(0.05)
-    return proc, f"http://127.0.0.1:{port_file.read_text()}/v1"
 
 
 async def bare_aiohttp(url: str, bodies: list[dict], concurrency: int) -> dict[str, float]:
@@ -146,7 +131,7 @@ def main() -> None:
             for p in pairs
         ]  # fmt: skip
         random.Random(0).shuffle(bodies)
-        proc, url = start_endpoint(args.latency_ms, tmp)
+        proc, url = spawn(tmp / "port", "--quiet", "--latency-ms", args.latency_ms)
         server = psutil.Process(proc.pid)
         try:
             asyncio.run(bare_aiohttp(url, bodies[: args.concurrency], args.concurrency))  # warm both sides

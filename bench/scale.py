@@ -123,21 +123,6 @@ def curation(raw: Path, folder: Path, engine: str, workers: int) -> Stage:
     return stage
 
 
-def start_endpoint(folder: Path, latency: str) -> tuple[subprocess.Popen, str]:
-    port_file = folder / "endpoint.port"
-    port_file.unlink(missing_ok=True)  # the fill stage starts a second endpoint in the same folder
-    cmd = [PY, "-m", "annotation.sample_endpoint", "--port", "0", "--port-file", str(port_file)]
-    proc = subprocess.Popen(
-        cmd + ["--latency-ms", latency], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    for _ in range(300):
-        if port_file.exists():
-            return proc, f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("the offline endpoint did not start")
-
-
 def summary_figures(text: str) -> dict[str, float]:
     """The numeric rows of a command's end-of-run summary (`  key  value` lines)."""
     figures = {}
@@ -156,7 +141,9 @@ def drafting(folder: Path, limit: int, concurrency: int, latency: str, offset: i
     stage = Stage("drafting (fill, 0 ms)" if fill else "drafting")
     low, _, high = latency.partition("-")
     mean_s = (float(low) + float(high or low)) / 2000
-    proc, url = start_endpoint(folder, latency)
+    from annotation.sample_endpoint import spawn
+
+    proc, url = spawn(folder / "endpoint.port", "--port", "0", "--latency-ms", latency)
     try:
         env = dict(os.environ, OPENAI_API_KEY="offline-sample")
         cmd = [PY, "-m", "annotation", "draft", str(folder / "curated"), "--out", str(folder / "drafts")]

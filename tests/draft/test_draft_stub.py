@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-
 import httpx
 import openai
 import pytest
-from _draft_helpers import REPO
 from openai import OpenAI
 
-from annotation.sample_endpoint import Fault
+from annotation.sample_endpoint import Fault, spawn
 
 
 def test_scripted_reply_faults_and_counts(fake_endpoint):
@@ -43,19 +38,10 @@ def test_modes_rejected_or_ignored(fake_endpoint):
 
 
 def test_process_mode_writes_its_port_and_serves_stats(tmp_path):
-    port_file = tmp_path / "port"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "annotation.sample_endpoint", "--reply", "stock", "--port-file", str(port_file),
-         "--faults", '[{"kind": "status", "status": 500}]'],
-        cwd=REPO,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    proc, url = spawn(
+        tmp_path / "port", "--reply", "stock", "--faults", '[{"kind": "status", "status": 500}]'
+    )
     try:
-        deadline = time.monotonic() + 20
-        while not port_file.exists():
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
-        url = f"http://127.0.0.1:{port_file.read_text()}/v1"
         body = {"model": "m", "messages": [{"role": "user", "content": "你好"}]}
         assert httpx.post(url + "/chat/completions", json=body).status_code == 500
         assert httpx.post(url + "/chat/completions", json=body).status_code == 200
