@@ -17,25 +17,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from curation.pii import scrub  # noqa: E402
+from empathyqa.synthetic import PII_ADVERSARIAL  # noqa: E402
 
 POST = "最近压力很大，晚上睡不着。想找个咨询师聊聊，我的电话 138 1234 5678，邮箱 xiaoyu.li@example.com。"
 INPUTS = {
     "baseline: ordinary posts": lambda n: (POST * (n // len(POST) + 1))[:n],
-    "letters then @ and b.": lambda n: "a" * (n // 2) + "@" + "b." * (n // 4),
-    "letters": lambda n: "a" * n,
-    "digits": lambda n: "1" * n,
-    "spaced digits": lambda n: "1 " * (n // 2),
-    "dashed digits": lambda n: "1-" * (n // 2),
-    "dots": lambda n: "." * n,
-    "dashes": lambda n: "-" * n,
-    "letter.dot": lambda n: "a." * (n // 2),
-    "@": lambda n: "@" * n,
-    "a@": lambda n: "a@" * (n // 2),
-    "://": lambda n: "://" * (n // 3),
-    "http://": lambda n: "http://" * (n // 7),
-    "cue words": lambda n: "微信号号号号" * (n // 6),
-    "qq cues with digits": lambda n: "qq:1 " * (n // 5),
-    "many addresses": lambda n: "ab@cd.com " * (n // 10),
+    **PII_ADVERSARIAL,
 }
 
 

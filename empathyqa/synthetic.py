@@ -162,6 +162,27 @@ def make_identifier(rng: random.Random, kind: str) -> tuple[str, str]:
     return rng.choice(("卡号", "银行卡：", "转账账号 ")) + value, value
 
 
+# Hostile text for the identifier patterns: long runs of what an address, url or number is made of,
+# which a pattern with unbounded repeats would backtrack over (scrubbing time must stay linear).
+PII_ADVERSARIAL: dict[str, Callable[[int], str]] = {
+    "letters then @ and b.": lambda n: "a" * (n // 2) + "@" + "b." * (n // 4),
+    "letters": lambda n: "a" * n,
+    "digits": lambda n: "1" * n,
+    "spaced digits": lambda n: "1 " * (n // 2),
+    "dashed digits": lambda n: "1-" * (n // 2),
+    "dots": lambda n: "." * n,
+    "dashes": lambda n: "-" * n,
+    "letter.dot": lambda n: "a." * (n // 2),
+    "@": lambda n: "@" * n,
+    "a@": lambda n: "a@" * (n // 2),
+    "://": lambda n: "://" * (n // 3),
+    "http://": lambda n: "http://" * (n // 7),
+    "cue words": lambda n: "微信号号号号" * (n // 6),
+    "qq cues with digits": lambda n: "qq:1 " * (n // 5),
+    "many addresses": lambda n: "ab@cd.com " * (n // 10),
+}
+
+
 PII_SENTENCES = (
     "有需要的可以{cue}，私聊。",
     "谁能帮帮我，{cue}。",
