@@ -499,8 +499,8 @@ def _print(summary: dict, out: Path) -> None:
     paired = grpo.get("validation_quality_paired") or {}
     if "rise" in paired:
         rows["validation quality (greedy, same prompts) after SFT -> GRPO (rise ± se)"] = (
-            f"{paired['before']:.3f} -> {paired['after']:.3f} ({paired['rise']:+.3f} ± {paired['rise_se']:.3f},"
-            f" {paired['prompts']} prompts)"
+            f"{paired['before']:.3f} -> {paired['after']:.3f} "
+            f"({paired['rise']:+.3f} ± {paired['rise_se']:.3f}, {paired['prompts']} prompts)"
         )
     check = summary["reward_model"].get("length_check") or {}
     if check:
