@@ -119,6 +119,32 @@ def score_generations(
     return result
 
 
+def paired_quality(before: list[str], after: list[str], queries: list[str], scorer) -> dict[str, Any]:
+    """Reward-model quality of the greedy answers after vs before GRPO on the same validation prompts
+    (those that parse both times): the per-prompt difference cancels how the reward model rates each
+    question as such, which dominates the spread of GRPO's per-step means."""
+    from training.grpo_rewards import answer_of
+
+    pairs = [(q, answer_of(b), answer_of(a)) for q, b, a in zip(queries, before, after, strict=True)]
+    pairs = [p for p in pairs if p[1] is not None and p[2] is not None]
+    if len(pairs) < 2:
+        return {"prompts": len(pairs)}
+    first = scorer.score_batch([p[0] for p in pairs], [p[1] for p in pairs])
+    second = scorer.score_batch([p[0] for p in pairs], [p[2] for p in pairs])
+    diffs = [b - a for a, b in zip(first, second, strict=True)]
+    mean = sum(diffs) / len(diffs)
+    se = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1) / len(diffs))
+    return {
+        "prompts": len(pairs),
+        "before": sum(first) / len(first),
+        "after": sum(second) / len(second),
+        "rise": mean,
+        "rise_se": se,
+        "rise_over_2se": mean > 2 * se,
+        "better_share": sum(d > 0 for d in diffs) / len(diffs),
+    }
+
+
 # --------------------------------------------------------------------------- curves
 def quarters(values: list[float]) -> dict[str, float]:
     """Mean and standard error of the per-step means over the first and last quarter of steps."""
@@ -422,6 +448,7 @@ def learn(out: Path, recipe: Path, overrides: dict[str, dict[str, Any]]) -> dict
             "steps": len(rows),
             "seconds": round(grpo_seconds, 1),
             "format_rate_after": scored["after_grpo"]["format_rate"],
+            "validation_quality_paired": paired_quality(after_sft, after_grpo, queries, scorer),
             **grpo_speed,
         },
         "validation_greedy": scored,
@@ -468,6 +495,12 @@ def _print(summary: dict, out: Path) -> None:
     for name, q in shown.items():
         rows[f"GRPO {name}: first -> last quarter (rise ± se)"] = (
             f"{q['first_quarter']:.3f} -> {q['last_quarter']:.3f} ({q['rise']:+.3f} ± {q['rise_se']:.3f})"
+        )
+    paired = grpo.get("validation_quality_paired") or {}
+    if "rise" in paired:
+        rows["validation quality (greedy, same prompts) after SFT -> GRPO (rise ± se)"] = (
+            f"{paired['before']:.3f} -> {paired['after']:.3f} "
+            f"({paired['rise']:+.3f} ± {paired['rise_se']:.3f}, {paired['prompts']} prompts)"
         )
     check = summary["reward_model"].get("length_check") or {}
     if check:
