@@ -38,6 +38,7 @@ from annotation.draft.selection import read_curated, select_pairs  # noqa: E402
 from annotation.draft.timeline import Timeline  # noqa: E402
 from annotation.sample_endpoint import parse_latency, spawn  # noqa: E402
 from empathyqa.io import write_parquet_atomic  # noqa: E402
+from empathyqa.progress import summary_figures  # noqa: E402
 from empathyqa.schema import CURATED_THREAD, conform  # noqa: E402
 from empathyqa.synthetic import iter_threads  # noqa: E402
 
@@ -88,14 +89,7 @@ def draft_command(folder: Path, url: str, concurrency: int) -> dict[str, float]:
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=3600)
     if done.returncode:
         raise SystemExit(f"annotation draft exited {done.returncode}:\n{done.stderr[-3000:]}")
-    figures = {}
-    for line in done.stderr.splitlines():
-        key, _, value = line.strip().rpartition("  ")
-        try:
-            figures[key.strip()] = float(value.replace(",", ""))
-        except ValueError:
-            pass
-    return figures
+    return summary_figures(done.stderr)
 
 
 def row(name: str, f: dict[str, float], bound: float, server_ms: float) -> str:

@@ -39,6 +39,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from empathyqa.progress import summary_figures  # noqa: E402
+
 PAPER_QUESTIONS, PAPER_ANSWERS = 40_959, 168_470
 ANNOTATORS = 8  # annotation requests in flight in the review stage
 PY = sys.executable
@@ -121,18 +123,6 @@ def curation(raw: Path, folder: Path, engine: str, workers: int) -> Stage:
         "per-record wall s": timing.get("per_record_wall"),
     }
     return stage
-
-
-def summary_figures(text: str) -> dict[str, float]:
-    """The numeric rows of a command's end-of-run summary (`  key  value` lines)."""
-    figures = {}
-    for line in text.splitlines():
-        key, _, value = line.strip().rpartition("  ")
-        try:
-            figures[key.strip()] = float(value.replace(",", ""))
-        except ValueError:
-            pass
-    return figures
 
 
 def drafting(folder: Path, limit: int, concurrency: int, latency: str, offset: int = 0) -> Stage:

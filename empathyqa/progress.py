@@ -34,3 +34,15 @@ def print_summary(title: str, rows: Mapping[str, Any], file=None) -> None:
         elif isinstance(value, int):
             value = f"{value:,}"
         print(f"  {key.ljust(width)}  {value}", file=file)
+
+
+def summary_figures(text: str) -> dict[str, float]:
+    """The numeric rows of the summaries print_summary wrote into `text` (a command's output)."""
+    figures = {}
+    for line in text.splitlines():
+        key, _, value = line.strip().rpartition("  ")
+        try:
+            figures[key.strip()] = float(value.replace(",", ""))
+        except ValueError:
+            pass
+    return figures
