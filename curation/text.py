@@ -32,16 +32,6 @@ class CodeMap:
         return self.lut[codes].tobytes().decode("utf-32-le")
 
 
-# NFKC's images of the full-width ASCII forms and the ideographic space: mapping them first leaves
-# most Chinese text already NFKC-normal, and the quick check is far cheaper than normalising.
-_FULL_WIDTH = CodeMap({code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20})
-
-
-def nfkc(text: str) -> str:
-    text = _FULL_WIDTH(text)
-    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
-
-
 # Chinese punctuation stays full-width: what NFKC would turn into ASCII (，？！：；（）～) and what it
 # would spell out (…… -> ......, ① -> 1, ︰ -> :). Full-width letters, digits and symbols become ASCII.
 KEEP_FULL_WIDTH = "，？！：；（）～"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import unicodedata
 
 import numpy as np
 import pytest
@@ -30,7 +29,7 @@ from curation.steps import (
     pseudonym,
     spam_reason,
 )
-from curation.text import char_shingles, dedup_key, nfkc, normalise, repetition, zh_share
+from curation.text import char_shingles, dedup_key, normalise, repetition, zh_share
 
 
 # ----------------------------------------------------------------------------- normalise
@@ -282,19 +281,3 @@ def test_ad_speak_beside_what_ads_sell_is_spam():
     assert spam_reason("网贷秒批，低价利息", 2, contact_rule=False) == "ad_words"
     assert spam_reason("兼职刷单，加我<WECHAT>", 2, contact_rule=False) == "ad_words"
     assert spam_reason("我做兼职被刷单骗了，骗子的微信是<WECHAT>", 2, contact_rule=False) is None
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Ｅ\u0301ｘ",
-        "ｶﾞｷﾞ",
-        "①②㈱ﬁ",
-        "Ａ\u3000Ｂ，。！？（）",
-        "e\u0301\u212b",
-        "我今年２３岁，月薪￥３０００。",
-        "普通的中文。",
-    ],
-)
-def test_nfkc_fast_path_equals_nfkc(text):
-    assert nfkc(text) == unicodedata.normalize("NFKC", text)

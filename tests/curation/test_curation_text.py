@@ -5,7 +5,7 @@ from __future__ import annotations
 import opencc
 import pytest
 
-from curation.text import dedup_key, normalise
+from curation.text import CodeMap, dedup_key, normalise
 
 POST = (
     "我今年２６岁，在一家互联网公司做运营（已经三年了）。最近总是失眠：每天凌晨两三点才睡着……"
@@ -76,3 +76,10 @@ def test_dedup_key_folds_widths_and_punctuation():
     ascii_typed = "我今年26岁,月薪3000(税前)......1.早睡2.早起"
     assert dedup_key(normalise(full)) == dedup_key(normalise(ascii_typed))
     assert dedup_key(full) == dedup_key(ascii_typed)
+
+
+def test_code_map_translates_as_str_translate_does():
+    mapping = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20, 0x2014: 0x2D}
+    text = "电话：１３８—１２３４　５６７８，ｗｅｃｈａｔ😢𠮷，好的。"
+    assert CodeMap(mapping)(text) == text.translate(mapping) == "电话:138-1234 5678,wechat😢𠮷,好的。"
+    assert CodeMap(mapping)("") == ""
