@@ -132,8 +132,7 @@ def paired_quality(before: list[str], after: list[str], queries: list[str], scor
     first = scorer.score_batch([p[0] for p in pairs], [p[1] for p in pairs])
     second = scorer.score_batch([p[0] for p in pairs], [p[2] for p in pairs])
     diffs = [b - a for a, b in zip(first, second, strict=True)]
-    mean = sum(diffs) / len(diffs)
-    se = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1) / len(diffs))
+    mean, se = mean_se(diffs)
     return {
         "prompts": len(pairs),
         "before": sum(first) / len(first),
@@ -146,15 +145,19 @@ def paired_quality(before: list[str], after: list[str], queries: list[str], scor
 
 
 # --------------------------------------------------------------------------- curves
+def mean_se(values: list[float]) -> tuple[float, float]:
+    """Mean and its standard error (0 for a single value)."""
+    mean = sum(values) / len(values)
+    var = sum((v - mean) ** 2 for v in values) / (len(values) - 1) if len(values) > 1 else 0.0
+    return mean, math.sqrt(var / len(values))
+
+
 def quarters(values: list[float]) -> dict[str, float]:
     """Mean and standard error of the per-step means over the first and last quarter of steps."""
     n = max(1, len(values) // 4)
     out: dict[str, float] = {}
     for name, part in (("first_quarter", values[:n]), ("last_quarter", values[-n:])):
-        mean = sum(part) / len(part)
-        var = sum((v - mean) ** 2 for v in part) / (len(part) - 1) if len(part) > 1 else 0.0
-        out[name] = mean
-        out[f"{name}_se"] = math.sqrt(var / len(part))
+        out[name], out[f"{name}_se"] = mean_se(part)
     out["rise"] = out["last_quarter"] - out["first_quarter"]
     out["rise_se"] = math.hypot(out["first_quarter_se"], out["last_quarter_se"])
     out["rise_over_2se"] = out["rise"] > 2 * out["rise_se"]
