@@ -8,14 +8,13 @@ verified in `curation.verify`: screened by their estimated Jaccard, then checked
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from functools import lru_cache
-from itertools import chain
 from typing import Any
 
 import numpy as np
 
+from curation.kernels import sign_flat
 from curation.verify import (  # noqa: F401  (re-exported: Verify and the exact check live there)
     LocalChecker,
     PairChecker,
@@ -42,48 +41,15 @@ def permutations(num_perm: int, seed: int = _PRIME_SEED) -> tuple[np.ndarray, np
     return a[:, None], b[:, None]
 
 
-try:  # rensa's Rust MinHash kernel over our pre-hashed shingles: ~100x the numpy kernel per core
-    from rensa import RMinHash as _RMinHash
-except ImportError:  # pragma: no cover - rensa is a dependency; numpy is the fallback
-    _RMinHash = None
-
-
 def signature(shingles: np.ndarray, num_perm: int = 128) -> np.ndarray:
-    """MinHash signature (uint32[num_perm]) of a set of 64-bit shingle hashes.
-
-    One run must sign every document with the same kernel: rensa's where it is installed, else numpy's.
-    """
-    if _RMinHash is not None and len(shingles):
-        tokens = np.ascontiguousarray(shingles, dtype=np.uint64)
-        offsets = np.array([0, len(tokens)], dtype=np.uint64)
-        digest = _RMinHash.digest_matrix_from_flat_token_hashes(tokens, offsets, num_perm, _PRIME_SEED)
-        return np.array(digest.to_rows()[0], dtype=np.uint32)
-    return numpy_signature(shingles, num_perm)
+    """MinHash signature (uint32[num_perm]) of a set of 64-bit shingle hashes (`numpy_signature`'s values)."""
+    return signature_matrix(shingles, np.array([0, len(shingles)]), num_perm)[0]
 
 
-def signature_matrix(
-    flat: np.ndarray, offsets: np.ndarray, num_perm: int = 128, chunk: int = 4096
-) -> np.ndarray:
+def signature_matrix(flat: np.ndarray, offsets: np.ndarray, num_perm: int = 128) -> np.ndarray:
     """uint32[rows, num_perm]: the signature of each row of a flat array of shingle hashes (repeats
-    allowed: a minimum does not see them), `chunk` rows per call into rensa's kernel."""
-    rows = len(offsets) - 1
-    out = np.empty((rows, num_perm), dtype=np.uint32)
-    sizes = np.diff(offsets)
-    if _RMinHash is None or not (sizes > 0).all():
-        for i in range(rows):
-            out[i] = signature(flat[offsets[i] : offsets[i + 1]], num_perm)
-        return out
-    tokens = np.ascontiguousarray(flat, dtype=np.uint64)
-    for start in range(0, rows, chunk):
-        stop = min(rows, start + chunk)
-        part = offsets[start : stop + 1]
-        local = (part - part[0]).astype(np.uint64)
-        digest = _RMinHash.digest_matrix_from_flat_token_hashes(
-            tokens[part[0] : part[-1]], local, num_perm, _PRIME_SEED
-        )
-        values = array("I", chain.from_iterable(digest.to_rows()))
-        out[start:stop] = np.frombuffer(values, dtype=np.uint32).reshape(stop - start, num_perm)
-    return out
+    allowed: a minimum does not see them)."""
+    return sign_flat(flat, offsets, num_perm)
 
 
 def numpy_signature(shingles: np.ndarray, num_perm: int = 128) -> np.ndarray:
@@ -165,7 +131,10 @@ def unique_pairs(pairs: np.ndarray) -> np.ndarray:
         return np.zeros((0, 2), dtype=np.int64)
     pairs = pairs.astype(np.int64, copy=False)
     width = int(pairs.max()) + 1
-    codes = np.unique(pairs[:, 0] * width + pairs[:, 1])
+    codes = pairs[:, 0] * width + pairs[:, 1]
+    if (codes[1:] > codes[:-1]).all():  # sorted and unique already (what the pair finders return)
+        return pairs
+    codes = np.unique(codes)
     return np.stack([codes // width, codes % width], axis=1)
 
 
@@ -217,14 +186,21 @@ def nearest_index(
     if len(pairs) <= k:
         return np.arange(len(pairs))
     matches = estimated_matches(signatures, pairs) if matches is None else matches
-    ends = np.concatenate([pairs[:, 0], pairs[:, 1]])
-    score = np.concatenate([matches, matches])
-    index = np.concatenate([np.arange(len(pairs))] * 2)
-    order = np.lexsort((index, -score, ends))  # by document, most similar first, ties by pair order
-    ends = ends[order]
+    m = len(pairs)
+    ends = np.concatenate([pairs[:, 0], pairs[:, 1]]).astype(np.int64)
+    score = np.concatenate([matches, matches]).astype(np.int64)
+    index = np.concatenate([np.arange(m)] * 2)
+    top = int(score.max()) + 1
+    if (int(ends.max()) + 1) * top * m < 2**62:
+        # by document, most similar first, ties by pair order: one int64 key, one sort
+        key = np.sort((ends * top + (top - 1 - score)) * m + index)
+        ends, index = key // (top * m), key % m
+    else:
+        order = np.lexsort((index, -score, ends))
+        ends, index = ends[order], index[order]
     first = np.flatnonzero(np.concatenate(([True], ends[1:] != ends[:-1])))
     rank = np.arange(len(ends)) - np.repeat(first, np.diff(np.append(first, len(ends))))
-    return np.unique(index[order][rank < k])
+    return np.unique(index[rank < k])
 
 
 _ROWS_PER_PASS = 1 << 22  # band rows sorted at once (32 MiB of keys)
@@ -332,12 +308,11 @@ def _joined(uf: UnionFind, pairs: np.ndarray, touched: set[int]) -> np.ndarray:
     met) are their own roots, so only those are looked up."""
     if not len(pairs):
         return np.zeros(0, dtype=bool)
-    ids, inverse = np.unique(pairs, return_inverse=True)
-    roots = ids.copy()
-    moved = np.flatnonzero(np.isin(ids, np.fromiter(touched, dtype=np.int64, count=len(touched))))
-    roots[moved] = uf.roots(ids[moved].tolist())
-    roots = roots[inverse.reshape(pairs.shape)]
-    return roots[:, 0] == roots[:, 1]
+    moved = np.fromiter(touched, dtype=np.int64, count=len(touched))
+    roots = np.arange(max(int(pairs.max()), int(moved.max(initial=0))) + 1)
+    roots[moved] = uf.roots(moved.tolist())
+    ends = roots[pairs]
+    return ends[:, 0] == ends[:, 1]
 
 
 def cluster(

@@ -12,7 +12,8 @@ import xxhash
 
 from curation import pii
 from curation.config import CurationConfig
-from curation.minhash import signature, signature_matrix
+from curation.kernels import sign_texts
+from curation.minhash import signature
 from curation.names import scrub_names
 from curation.pipeline import AnswerFilter, Batch, Context, Filter, MapStep, Record, Step
 from curation.risk import RiskScanner, load_lexicon, overall_level
@@ -22,7 +23,6 @@ from curation.text import (
     dedup_key,
     normalise,
     repetition,
-    unique_counts,
     word_shingles,
     zh_share,
 )
@@ -393,8 +393,7 @@ def sign_keys(keys: list[str], config: CurationConfig) -> tuple[np.ndarray, np.n
         sigs = [signature(s, config.num_perm) for s in sets]
         sigs = np.stack(sigs) if sigs else np.zeros((0, config.num_perm), dtype=np.uint32)
         return sigs, np.array([len(s) for s in sets], dtype=np.int64)
-    flat, offsets = char_shingle_batch(keys, config.ngram)
-    return signature_matrix(flat, offsets, config.num_perm), unique_counts(flat, offsets)
+    return sign_texts(keys, config.ngram, config.num_perm)
 
 
 class Signatures(Step):

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz.distance import Indel
 
+from curation.kernels import bag_overlap, equal_counts
+
 Z = 4.0
 ShingleFn = Callable[[str], np.ndarray]
 
@@ -113,15 +115,9 @@ class Screen:
     need_sets: np.ndarray  # the set rules (Jaccard, containment) could still pass: exact check
 
 
-def estimated_matches(signatures: np.ndarray, pairs: np.ndarray, chunk: int = 65536) -> np.ndarray:
+def estimated_matches(signatures: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """Equal MinHash values per candidate pair (its estimated Jaccard times num_perm)."""
-    out = np.empty(len(pairs), dtype=np.int32)
-    for start in range(0, len(pairs), chunk):
-        part = pairs[start : start + chunk]
-        out[start : start + chunk] = np.count_nonzero(
-            signatures[part[:, 0]] == signatures[part[:, 1]], axis=1
-        )
-    return out
+    return equal_counts(signatures, pairs)
 
 
 def exact_sets(
@@ -140,9 +136,7 @@ def exact_sets(
     return out
 
 
-def char_bag_bound(
-    own: dict[int, str], pairs: np.ndarray, buckets: int = 256, chunk: int = 8192
-) -> np.ndarray:
+def char_bag_bound(own: dict[int, str], pairs: np.ndarray, buckets: int = 256) -> np.ndarray:
     """Upper bound of each pair's Indel similarity: 2 x shared character counts / total length.
 
     A common subsequence uses each character at most as often as the rarer side has it; counting
@@ -152,19 +146,9 @@ def char_bag_bound(
     ids = np.fromiter(own, dtype=np.int64, count=len(own))
     texts = list(own.values())
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
-    shift = np.uint32(32 - (buckets - 1).bit_length())  # Fibonacci hashing to log2(buckets) bits
-    with np.errstate(over="ignore"):
-        which = (codes * np.uint32(0x9E3779B1)) >> shift
-    rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
-    bags = np.bincount(rows * buckets + which, minlength=len(texts) * buckets).reshape(len(texts), buckets)
-    bags = bags.astype(np.int16 if len(texts) and lengths.max() < 2**15 else np.int32)
     local = np.searchsorted(ids, pairs)
     total = lengths[local[:, 0]] + lengths[local[:, 1]]
-    shared = np.empty(len(pairs), dtype=np.int64)
-    for at in range(0, len(pairs), chunk):
-        part = local[at : at + chunk]
-        shared[at : at + chunk] = np.minimum(bags[part[:, 0]], bags[part[:, 1]]).sum(axis=1, dtype=np.int64)
+    shared = bag_overlap(texts, local, buckets)
     return np.where(total > 0, 2 * shared / np.maximum(total, 1), 1.0)
 
 
