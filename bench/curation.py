@@ -35,6 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from curation import kernels  # noqa: E402
 from curation.config import CurationConfig  # noqa: E402
 from curation.dedup import verifier  # noqa: E402
 from curation.minhash import UnionFind, cluster, signature  # noqa: E402
@@ -477,6 +478,7 @@ def section_steps(threads: list[dict], config: CurationConfig) -> None:
     posts = [{**t, "answers": []} for t in threads]
     post_config = dataclasses.replace(config, require_answers=False)
     per_step_rates(posts[:200], post_config)  # imports, the jieba dictionary and the models load here
+    kernels.load()  # a long run's workers sign compiled after their first 1M characters
     found = baseline("rensa", rensa_dedup, [post_key(t) for t in posts])
     rensa_rate = len(posts) / found[0] if found else None
     post_rates, thread_rates = per_step_rates(posts, post_config), per_step_rates(threads, config)

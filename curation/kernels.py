@@ -17,7 +17,6 @@ load once a process has that much work (`COMPILE_FROM`); below it, and without n
 
 from __future__ import annotations
 
-from functools import lru_cache
 from types import SimpleNamespace
 
 import numpy as np
@@ -119,29 +118,42 @@ def _bag_overlap(codes, lengths, pairs, shift, buckets, out):
         out[i] = shared
 
 
-@lru_cache(maxsize=1)
-def _compiled() -> SimpleNamespace | None:
+_loops: SimpleNamespace | None = None
+_tried = False
+
+
+def load() -> SimpleNamespace | None:
+    """The compiled loops (None without numba). The first call loads them and runs each once on a
+    tiny input of the real types, so that the whole cost of loading falls here."""
+    global _loops, _tried, _mix_jit, _update_jit
+    if _tried:
+        return _loops
+    _tried = True
     try:
         import numba
     except ImportError:  # pragma: no cover - numba is a dependency; numpy gives the same values
         return None
     jit = numba.njit(cache=True, nogil=True)
-    global _mix_jit, _update_jit
     _mix_jit, _update_jit = jit(_mix), jit(_update)  # the loops below call these
-    return SimpleNamespace(
+    _loops = SimpleNamespace(
         sign_texts=jit(_sign_texts),
         sign_flat=jit(_sign_flat),
         equal_counts=jit(_equal_counts),
         bag_overlap=jit(_bag_overlap),
     )
+    sigs, _ = sign_texts(["预热", "预热一下编译好的循环"], 5)
+    sign_flat(np.arange(3, dtype=np.uint64), np.array([0, 3]))
+    equal_counts(sigs, np.array([[0, 1]]))
+    bag_overlap(["预热", "预热一下"], np.array([[0, 1]]), 32)
+    return _loops
 
 
 def compiled_for(kind: str, amount: int) -> SimpleNamespace | None:
     """The compiled loops when loaded already or when this process's work of `kind` reaches
     `COMPILE_FROM`; None: use numpy."""
     _work[kind] += amount
-    if _compiled.cache_info().currsize or _work[kind] >= COMPILE_FROM:
-        return _compiled()
+    if _loops is not None or (not _tried and _work[kind] >= COMPILE_FROM):
+        return load()
     return None
 
 

@@ -30,24 +30,19 @@ def numpy_reference(keys: list[str], n: int = 5) -> tuple[np.ndarray, np.ndarray
 
 @pytest.fixture(scope="module", autouse=True)
 def compiled():
-    loops = kernels._compiled()  # small inputs would run on numpy, which is what they are compared to
+    loops = kernels.load()  # small inputs would run on numpy, which is what they are compared to
     assert loops is not None, "numba is a dependency: the numpy path is several times slower"
     return loops
 
 
-def test_small_work_stays_on_numpy_until_compile_from(monkeypatch):
+def test_small_work_stays_on_numpy_until_compile_from(monkeypatch, compiled):
     monkeypatch.setattr(kernels, "_work", {"chars": 0, "pairs": 0})
-    monkeypatch.setattr(kernels, "_compiled", _fresh_cache(kernels._compiled.__wrapped__))
+    monkeypatch.setattr(kernels, "_loops", None)
+    monkeypatch.setattr(kernels, "_tried", False)
     assert kernels.compiled_for("chars", 10) is None
     assert kernels.compiled_for("pairs", kernels.COMPILE_FROM - 1) is None
     assert kernels.compiled_for("chars", kernels.COMPILE_FROM) is not None
     assert kernels.compiled_for("pairs", 1) is not None  # loaded once: for any work after
-
-
-def _fresh_cache(fn):
-    from functools import lru_cache
-
-    return lru_cache(maxsize=1)(fn)
 
 
 @pytest.mark.parametrize("n", [3, 5])
