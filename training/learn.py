@@ -105,7 +105,11 @@ def score_generations(
 
     answers = [answer_of(g) for g in generations]
     parsed = [i for i, a in enumerate(answers) if a is not None]
-    result: dict[str, Any] = {"format_rate": len(parsed) / max(1, len(generations))}
+    result: dict[str, Any] = {
+        "format_rate": len(parsed) / max(1, len(generations)),
+        # one answer for every question is a memorised string, whatever the copy rate says
+        "distinct_answer_share": len({answers[i] for i in parsed}) / max(1, len(parsed)),
+    }
     if scorer is not None:
         scores = (
             scorer.score_batch([queries[i] for i in parsed], [answers[i] for i in parsed]) if parsed else []
@@ -513,6 +517,11 @@ def _print(summary: dict, out: Path) -> None:
     rows["copy rate after SFT / GRPO (references)"] = (
         f"{summary['copy_rate']['after_sft']:.2f} / {summary['copy_rate']['after_grpo']:.2f} "
         f"({summary['copy_rate']['references']:.2f})"
+    )
+    greedy = summary["validation_greedy"]
+    rows["distinct greedy answers after SFT / GRPO (references)"] = (
+        " / ".join(f"{greedy[k]['distinct_answer_share']:.2f}" for k in ("after_sft", "after_grpo"))
+        + f" ({greedy['references']['distinct_answer_share']:.2f})"
     )
     rows["SFT / reward / GRPO seconds"] = (
         f"{sft['seconds']} / {summary['reward_model']['seconds']} / {grpo['seconds']}"

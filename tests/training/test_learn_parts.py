@@ -7,7 +7,7 @@ import pytest
 
 from empathyqa.coe import parse_completion
 from training.args import recipe_defaults
-from training.learn import copy_share, length_controlled, quarters
+from training.learn import copy_share, length_controlled, quarters, score_generations
 from training.sample_release import build_sample_release, short_answer
 
 COE = (
@@ -129,6 +129,14 @@ def test_copy_share_flags_a_verbatim_training_completion_only():
     result = copy_share([COE, "<answer>今天天气很好，我们去公园散步吧。</answer>", other], training)
     assert result["copy_rate"] == pytest.approx(2 / 3)  # the verbatim one and the near copy
     assert copy_share(["短"], training)["copy_rate"] == 0.0
+
+
+def test_distinct_answer_share_sees_one_answer_given_to_every_question():
+    same = [COE.replace("考研第三年，还是没上岸", topic) for topic in ("失眠", "分手", "考试")]
+    varied = [g.replace("</answer>", f"（{i}）</answer>") for i, g in enumerate(same)]
+    assert score_generations(same + ["坏的"], ["q"] * 4, None)["distinct_answer_share"] == pytest.approx(1 / 3)
+    assert score_generations(varied, ["q"] * 3, None)["distinct_answer_share"] == 1.0
+    assert score_generations(["坏的"], ["q"], None) == {"format_rate": 0.0, "distinct_answer_share": 0.0}
 
 
 def test_recipe_paths_resolve_against_the_recipe_folder(tmp_path, monkeypatch):
