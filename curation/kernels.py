@@ -11,7 +11,7 @@ that definition runs where numba is missing:
 - `bag_overlap`: per pair of texts, the characters they share counted in hashed buckets (the sum
   over buckets of the smaller count), without a bag matrix gathered twice per pair.
 
-Loading the compiled loops costs a process about a second (numba's import and its cache), so they
+Loading the compiled loops costs a process about 0.6 s here (numba's import and its cache), so they
 load once a process has that much work (`COMPILE_FROM`); below it, and without numba, numpy runs.
 """
 
@@ -21,17 +21,12 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from curation.text import _BASE, _MIX1, _MIX2
+from curation.text import _BASE
+from curation.text import _mix as _mix_hashes
 
 COMPILE_FROM = 1_000_000  # characters signed, or candidate pairs counted, in this process
 _EMPTY = np.uint32(0xFFFFFFFF)
 _work = {"chars": 0, "pairs": 0}
-
-
-def _mix(h):
-    h = (h ^ (h >> np.uint64(30))) * _MIX1
-    h = (h ^ (h >> np.uint64(27))) * _MIX2
-    return h ^ (h >> np.uint64(31))
 
 
 def _update(best, h, a, b):
@@ -43,7 +38,7 @@ def _update(best, h, a, b):
         best[p] = min(best[p], v)
 
 
-_mix_jit, _update_jit = _mix, _update  # the compiled versions once `_compiled()` has run
+_mix_jit, _update_jit = _mix_hashes, _update  # their compiled versions once `load()` has run
 
 
 def _sign_texts(codes, starts, lengths, n, a, b, sigs, sizes):
@@ -134,7 +129,7 @@ def load() -> SimpleNamespace | None:
     except ImportError:  # pragma: no cover - numba is a dependency; numpy gives the same values
         return None
     jit = numba.njit(cache=True, nogil=True)
-    _mix_jit, _update_jit = jit(_mix), jit(_update)  # the loops below call these
+    _mix_jit, _update_jit = jit(_mix_hashes), jit(_update)  # the loops below call these
     _loops = SimpleNamespace(
         sign_texts=jit(_sign_texts),
         sign_flat=jit(_sign_flat),
