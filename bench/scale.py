@@ -366,7 +366,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--concurrency", type=int, default=256)
     parser.add_argument("--latency-ms", default="1000-3000")
-    parser.add_argument("--draft-limit", type=int, default=5000, help="drafts per size (0: every pair)")
+    parser.add_argument(
+        "--draft-limit",
+        type=int,
+        default=10000,
+        help="drafts per size at the realistic latency (0: every pair); the run's tail weighs less in more: 94.8%% of the bound at 5,000, 96.9%% at 10,000",
+    )
     parser.add_argument(
         "--fill", choices=["all", "review", "none"], default="all",
         help="pairs past --draft-limit drafted at 0 ms latency so review and release run at size: all of "
