@@ -43,13 +43,7 @@ def permutations(num_perm: int, seed: int = _PRIME_SEED) -> tuple[np.ndarray, np
 
 def signature(shingles: np.ndarray, num_perm: int = 128) -> np.ndarray:
     """MinHash signature (uint32[num_perm]) of a set of 64-bit shingle hashes (`numpy_signature`'s values)."""
-    return signature_matrix(shingles, np.array([0, len(shingles)]), num_perm)[0]
-
-
-def signature_matrix(flat: np.ndarray, offsets: np.ndarray, num_perm: int = 128) -> np.ndarray:
-    """uint32[rows, num_perm]: the signature of each row of a flat array of shingle hashes (repeats
-    allowed: a minimum does not see them)."""
-    return sign_flat(flat, offsets, num_perm)
+    return sign_flat(shingles, np.array([0, len(shingles)]), num_perm)[0]
 
 
 def numpy_signature(shingles: np.ndarray, num_perm: int = 128) -> np.ndarray:

@@ -12,8 +12,7 @@ import xxhash
 
 from curation import pii
 from curation.config import CurationConfig
-from curation.kernels import sign_texts
-from curation.minhash import signature
+from curation.kernels import sign_flat, sign_texts
 from curation.names import scrub_names
 from curation.pipeline import AnswerFilter, Batch, Context, Filter, MapStep, Record, Step
 from curation.risk import RiskScanner, load_lexicon, overall_level
@@ -390,9 +389,9 @@ def sign_keys(keys: list[str], config: CurationConfig) -> tuple[np.ndarray, np.n
     pass over all of them; the same values `signature(shingler(config)(key))` gives key by key."""
     if config.shingle == "word":
         sets = [word_shingles(key, config.ngram) for key in keys]
-        sigs = [signature(s, config.num_perm) for s in sets]
-        sigs = np.stack(sigs) if sigs else np.zeros((0, config.num_perm), dtype=np.uint32)
-        return sigs, np.array([len(s) for s in sets], dtype=np.int64)
+        sizes = np.array([len(s) for s in sets], dtype=np.int64)
+        flat = np.concatenate(sets) if sets else np.zeros(0, dtype=np.uint64)
+        return sign_flat(flat, np.concatenate(([0], np.cumsum(sizes))), config.num_perm), sizes
     return sign_texts(keys, config.ngram, config.num_perm)
 
 
