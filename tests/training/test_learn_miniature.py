@@ -37,7 +37,9 @@ def test_sft_teaches_the_format_on_unseen_prompts_and_grpo_keeps_it(run):
     assert sft["format_rate_after"] >= 0.25
     assert grpo["format_rate_after"] >= 0.25
     assert grpo["components"]["format"]["last_quarter"] >= 0.25
-    assert summary["copy_rate"]["after_sft"] < 0.5  # it writes for the post, not a memorised completion
+    # no training completion copied whole; the answers still barely vary with the post (distinct share)
+    assert summary["copy_rate"]["after_sft"] < 0.5
+    assert 0 < summary["validation_greedy"]["after_sft"]["distinct_answer_share"] <= 1
     # the length check: answer characters per quarter and the reward model's score~length correlation
     assert 5 < grpo["answer_chars_first_quarter"] < 200 and 5 < grpo["answer_chars_last_quarter"] < 200
     check = summary["reward_model"]["length_check"]
@@ -47,7 +49,8 @@ def test_sft_teaches_the_format_on_unseen_prompts_and_grpo_keeps_it(run):
 
 @pytest.mark.xfail(
     reason="16 GRPO steps of which 5 warm up: the answer-quality rise is near 2 standard errors of the "
-    "per-step means, passed once, not reliably (the full miniature's parsed answers: 2.0-2.2 SE)",
+    "per-step means, passed once, not reliably (the full miniature's parsed answers: 2.0-2.2 SE, and "
+    "its greedy answers are nearly one generic answer for every post: training/README.md)",
     strict=False,
 )
 def test_grpo_raises_answer_quality(run):

@@ -134,7 +134,9 @@ def test_copy_share_flags_a_verbatim_training_completion_only():
 def test_distinct_answer_share_sees_one_answer_given_to_every_question():
     same = [COE.replace("考研第三年，还是没上岸", topic) for topic in ("失眠", "分手", "考试")]
     varied = [g.replace("</answer>", f"（{i}）</answer>") for i, g in enumerate(same)]
-    assert score_generations(same + ["坏的"], ["q"] * 4, None)["distinct_answer_share"] == pytest.approx(1 / 3)
+    assert score_generations(same + ["坏的"], ["q"] * 4, None)["distinct_answer_share"] == pytest.approx(
+        1 / 3
+    )
     assert score_generations(varied, ["q"] * 3, None)["distinct_answer_share"] == 1.0
     assert score_generations(["坏的"], ["q"], None) == {"format_rate": 0.0, "distinct_answer_share": 0.0}
 
