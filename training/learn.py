@@ -1,11 +1,11 @@
 """The miniature that visibly learns: `python -m training.learn --out DIR` (and `make learn`).
 
-On a generated sample release of its own (training.sample_release), a tiny model with a character
-vocabulary (the CoE tags single tokens) goes through the same `training.sft`, `training.reward` and
+On a generated sample release of its own (training.sample_release), a tiny model with a small
+vocabulary trained on that release (the CoE tags single tokens) goes through the same `training.sft`, `training.reward` and
 `training.grpo` code and recipe (`recipes/tiny-learn.yaml`) as real runs. Validation prompts, never
 trained on, are decoded greedily before SFT, after SFT and after GRPO and parsed by the strict CoE
 parser. Writes DIR/learning.json (format rates, GRPO reward per quarter with standard errors, copy
-rate, seconds and tokens/s per stage) and DIR/learning.png (loss and reward curves).
+rate, distinct and post-quoting answers, seconds and tokens/s per stage) and DIR/learning.png (loss and reward curves).
 """
 
 from __future__ import annotations
@@ -102,6 +102,7 @@ def score_generations(
     generations: list[str], queries: list[str], scorer, training: list[str] | None = None
 ) -> dict[str, Any]:
     from training.grpo_rewards import answer_of
+    from training.sample_release import quotes_of
 
     answers = [answer_of(g) for g in generations]
     parsed = [i for i, a in enumerate(answers) if a is not None]
@@ -109,6 +110,9 @@ def score_generations(
         "format_rate": len(parsed) / max(1, len(generations)),
         # one answer for every question is a memorised string, whatever the copy rate says
         "distinct_answer_share": len({answers[i] for i in parsed}) / max(1, len(parsed)),
+        # every reference answer quotes its asker's words back (“…”): one that does reads the post
+        "quotes_the_post_share": sum(bool(quotes_of(answers[i], queries[i])) for i in parsed)
+        / max(1, len(parsed)),
     }
     if scorer is not None:
         scores = (
@@ -519,10 +523,11 @@ def _print(summary: dict, out: Path) -> None:
         f"({summary['copy_rate']['references']:.2f})"
     )
     greedy = summary["validation_greedy"]
-    rows["distinct greedy answers after SFT / GRPO (references)"] = (
-        " / ".join(f"{greedy[k]['distinct_answer_share']:.2f}" for k in ("after_sft", "after_grpo"))
-        + f" ({greedy['references']['distinct_answer_share']:.2f})"
-    )
+    for name, key in (("distinct", "distinct_answer_share"), ("post-quoting", "quotes_the_post_share")):
+        rows[f"{name} greedy answers after SFT / GRPO (references)"] = (
+            " / ".join(f"{greedy[k][key]:.2f}" for k in ("after_sft", "after_grpo"))
+            + f" ({greedy['references'][key]:.2f})"
+        )
     rows["SFT / reward / GRPO seconds"] = (
         f"{sft['seconds']} / {summary['reward_model']['seconds']} / {grpo['seconds']}"
     )

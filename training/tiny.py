@@ -179,6 +179,8 @@ def _wrap(tokenizer, coe_tokens: bool = False):
 def _corpus_texts(paths: list[str]) -> list[str]:
     import pyarrow.parquet as pq
 
+    from empathyqa.coe import SYSTEM_PROMPT
+
     texts: list[str] = []
     for path in paths:
         p = Path(path)
@@ -191,6 +193,10 @@ def _corpus_texts(paths: list[str]) -> list[str]:
                 for column in ("prompt", "completion", "answer"):
                     if column in table.column_names:
                         texts.extend(t for t in table.column(column).to_pylist() if t)
+                if "prompt" in table.column_names:
+                    # the model reads the system prompt before every prompt: a vocabulary trained on
+                    # it once would spend ~90 tokens of every sequence on it
+                    texts.extend([SYSTEM_PROMPT] * table.num_rows)
             else:
                 texts.extend(file.read_text(encoding="utf-8").splitlines())
     return texts

@@ -19,8 +19,8 @@ def run(tmp_path_factory):
         "learn": {"questions": 500, "eval_questions": 24},
         "sft": {"max_steps": 160},
         "reward": {"max_steps": 40},
-        # the recipe's 8 prompts x 4 generations a step: with 4 (and its lr 5e-4) GRPO broke the format of
-        # this shorter SFT (format rate 0.42 -> 0.00)
+        # the recipe's 4 prompts x 8 generations a step, 16 steps (4 prompts x 1 at lr 5e-4 once broke the
+        # format of this shorter SFT: 0.42 -> 0.00)
         "grpo": {"max_steps": 16},
     }
     return out, learn(out, RECIPE, overrides)
@@ -37,7 +37,8 @@ def test_sft_teaches_the_format_on_unseen_prompts_and_grpo_keeps_it(run):
     assert sft["format_rate_after"] >= 0.25
     assert grpo["format_rate_after"] >= 0.25
     assert grpo["components"]["format"]["last_quarter"] >= 0.25
-    # no training completion copied whole; the answers still barely vary with the post (distinct share)
+    # no training completion copied whole; 160 SFT steps come before the model reads the post (600-900
+    # steps in the full run), so its answers may barely vary: the share is reported, not bounded
     assert summary["copy_rate"]["after_sft"] < 0.5
     assert 0 < summary["validation_greedy"]["after_sft"]["distinct_answer_share"] <= 1
     # the length check: answer characters per quarter and the reward model's score~length correlation
@@ -48,9 +49,9 @@ def test_sft_teaches_the_format_on_unseen_prompts_and_grpo_keeps_it(run):
 
 
 @pytest.mark.xfail(
-    reason="16 GRPO steps of which 5 warm up: the answer-quality rise is near 2 standard errors of the "
-    "per-step means, passed once, not reliably (the full miniature's parsed answers: 2.0-2.2 SE, and "
-    "its greedy answers are nearly one generic answer for every post: training/README.md)",
+    reason="16 GRPO steps of which 5 warm up: even the full miniature's answer-quality rise is within "
+    "2 standard errors of the per-step means (training/README.md: its reward model now reads the post, "
+    "and GRPO no longer wins it with one stock sentence, but does not yet raise it)",
     strict=False,
 )
 def test_grpo_raises_answer_quality(run):

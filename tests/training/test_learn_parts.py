@@ -8,7 +8,7 @@ import pytest
 from empathyqa.coe import parse_completion
 from training.args import recipe_defaults
 from training.learn import copy_share, length_controlled, quarters, score_generations
-from training.sample_release import build_sample_release, short_answer
+from training.sample_release import build_sample_release, quotes_of, short_answer, short_body
 
 COE = (
     "<empathy_think>\n<L1>求助者讲述了“考研第三年，还是没上岸”，核心情绪是挫败。</L1>\n"
@@ -57,17 +57,45 @@ def test_sample_drafts_vary_per_post_and_fit_the_miniature(release):
     assert all(r["prompt"].startswith("标题：" + r["title"]) for r in rows)
 
 
+POST = (
+    "我今年31岁，做了八年程序员。最近公司开始用AI写代码，组里已经裁了两个人。"
+    "我觉得自己这些年学的东西全都白费了。晚上躺下就开始心慌，一闭眼就是被叫去谈话的画面。"
+    "试过跑步、冥想、少刷手机，都没什么用，白天开会的时候脑子一片空白，领导问话也答不上来。"
+    "父母还以为我工作很稳定，我不敢跟他们说。我该怎么办？"
+)
+
+
 def test_short_answer_starts_at_the_sentence_that_quotes_the_post():
-    body = (
+    answer = (
         "抱抱你。能感受到你现在特别焦虑。\n很多来访者都有过类似的经历，你并不孤单。\n"
         "你提到“我觉得自己这些年学的东西全都白费了”，这背后可能有一些灾难化的成分。"
         "技术在变，但你这些年积累的判断力和经验不会一夜之间消失。如果还有什么想聊的，欢迎继续交流。"
     )
     # from the quote on, whole sentences while they fit in 70 characters: the stock closing is left out
-    assert short_answer(body) == (
+    assert short_answer(answer, POST) == (
         "你提到“我觉得自己这些年学的东西全都白费了”，这背后可能有一些灾难化的成分。"
         "技术在变，但你这些年积累的判断力和经验不会一夜之间消失。"
     )
+    # a quote of words the post does not hold (another asker's) is not this post's part
+    assert short_answer(answer.replace("学的东西全都白费了", "一事无成"), POST) == ""
+
+
+def test_short_body_keeps_the_quoted_sentence_even_when_it_comes_late():
+    quoted = "父母还以为我工作很稳定，我不敢跟他们说"
+    body = short_body(POST, [quoted])
+    assert quoted in body and len(body) <= 100
+    assert body.startswith("我今年31岁，做了八年程序员。")  # the opening sentence stays first
+    sentences = ["我今年31岁", "我觉得自己", "父母还以为"]
+    assert [body.index(s) for s in sentences] == sorted(body.index(s) for s in sentences)
+    assert "白天开会的时候脑子一片空白" not in body  # what does not fit is cut, not the quote
+
+
+def test_every_counselor_answer_quotes_words_its_prompt_holds(release):
+    # the reward model can only learn to read the question if the answer's quote is in it
+    folder, _ = release
+    rows = [r for s in ("train", "validation") for r in _rows(folder, s) if r["answer_role"] == "counselor"]
+    assert len(rows) > 250
+    assert all(quotes_of(r["answer"], r["prompt"]) for r in rows)
 
 
 @pytest.mark.parametrize("vocab", ["char", "small"])
@@ -92,6 +120,10 @@ def test_small_vocabularies_keep_coe_tags_whole_after_a_reload(release, tmp_path
         assert all(len(p) <= 1 for p in pieces)
     else:
         assert len(ids) < 0.6 * len(COE)
+        # trained on the system prompt as often as the model reads it (once per prompt), not once
+        from empathyqa.coe import SYSTEM_PROMPT
+
+        assert len(tokenizer(SYSTEM_PROMPT)["input_ids"]) < 0.4 * len(SYSTEM_PROMPT)
 
 
 def test_quarters_compare_first_and_last_quarter_with_standard_errors():
@@ -138,7 +170,20 @@ def test_distinct_answer_share_sees_one_answer_given_to_every_question():
         1 / 3
     )
     assert score_generations(varied, ["q"] * 3, None)["distinct_answer_share"] == 1.0
-    assert score_generations(["坏的"], ["q"], None) == {"format_rate": 0.0, "distinct_answer_share": 0.0}
+    assert score_generations(["坏的"], ["q"], None) == {
+        "format_rate": 0.0,
+        "distinct_answer_share": 0.0,
+        "quotes_the_post_share": 0.0,
+    }
+
+
+def test_quotes_the_post_share_counts_answers_quoting_their_own_prompt():
+    prompt = "标题：考研第三年，还是没上岸\n\n我总在想，别人都能坚持，为什么就我不行。"
+    other = "标题：失眠\n\n我每天凌晨三点就醒。"
+    # the same answer reads the first post, not the second; a quote of 3 characters is not a quote
+    short = COE.replace("别人都能坚持，为什么就我不行", "我不行")
+    scores = score_generations([COE, COE, short], [prompt, other, prompt], None)
+    assert scores["quotes_the_post_share"] == pytest.approx(1 / 3)
 
 
 def test_recipe_paths_resolve_against_the_recipe_folder(tmp_path, monkeypatch):
