@@ -1,11 +1,12 @@
 """The miniature that visibly learns: `python -m training.learn --out DIR` (and `make learn`).
 
 On a generated sample release of its own (training.sample_release), a tiny model with a small
-vocabulary trained on that release (the CoE tags single tokens) goes through the same `training.sft`, `training.reward` and
-`training.grpo` code and recipe (`recipes/tiny-learn.yaml`) as real runs. Validation prompts, never
-trained on, are decoded greedily before SFT, after SFT and after GRPO and parsed by the strict CoE
-parser. Writes DIR/learning.json (format rates, GRPO reward per quarter with standard errors, copy
-rate, distinct and post-quoting answers, seconds and tokens/s per stage) and DIR/learning.png (loss and reward curves).
+vocabulary trained on that release (the CoE tags single tokens) goes through the same
+`training.sft`, `training.reward` and `training.grpo` code and recipe (`recipes/tiny-learn.yaml`)
+as real runs. Validation prompts, never trained on, are decoded greedily before SFT, after SFT and
+after GRPO and parsed by the strict CoE parser. Writes DIR/learning.json (format rates, GRPO reward
+per quarter with standard errors, copy rate, distinct and post-quoting answers, seconds and tokens/s
+per stage) and DIR/learning.png (loss and reward curves).
 """
 
 from __future__ import annotations
