@@ -42,6 +42,10 @@ def _head(sentences: list[str], limit: int) -> str:
     return out or next(s.strip() for s in sentences if s.strip())[: limit - 1] + "。"
 
 
+def _nonempty_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _sentences(text) if s.strip()]
+
+
 def quotes_of(sentence: str, post: str) -> list[str]:
     """The asker's words that `sentence` quotes back (“…”, found verbatim in `post`)."""
     return [q for q in _QUOTED.findall(sentence) if q in post]
@@ -52,7 +56,7 @@ def short_answer(answer: str, post: str) -> str:
 
     An answer that quotes nothing of the post gives "".
     """
-    sentences = [s.strip() for s in _sentences(answer) if s.strip()]
+    sentences = _nonempty_sentences(answer)
     start = next((i for i, s in enumerate(sentences) if quotes_of(s, post)), None)
     return "" if start is None else _head(sentences[start:], ANSWER_CHARS)
 
@@ -63,7 +67,7 @@ def short_body(body: str, quoted: list[str]) -> str:
     Sentences keep their order in the post; a quoted sentence that no longer fits is left out (and
     so is the answer quoting it: see `thread_rows`).
     """
-    sentences = [s.strip() for s in _sentences(body) if s.strip()]
+    sentences = _nonempty_sentences(body)
     if not sentences:
         return ""
     wanted = [0] + [i for i, s in enumerate(sentences) if any(q in s for q in quoted)]
