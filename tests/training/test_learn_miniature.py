@@ -19,8 +19,7 @@ def run(tmp_path_factory):
         "learn": {"questions": 500, "eval_questions": 24},
         "sft": {"max_steps": 160},
         "reward": {"max_steps": 40},
-        # the recipe's 4 prompts x 8 generations a step, 16 steps (4 prompts x 1 at lr 5e-4 once broke the
-        # format of this shorter SFT: 0.42 -> 0.00)
+        # the recipe's step shape (4 prompts x 8 generations) over 16 steps
         "grpo": {"max_steps": 16},
     }
     return out, learn(out, RECIPE, overrides)
